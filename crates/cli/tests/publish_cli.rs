@@ -92,6 +92,11 @@ fn kebab_case_aliases_and_default_commit_message_and_token_file() {
     let out = publish(&home, "http://127.0.0.1:9", None, &["--repo_id", "alice/kebab2", "--adapter_dir", &dir, "--token", ALICE, "--endpoint", &hub.url]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("token from --token"));
+    // HF_TOKEN beats the token file
+    std::fs::write(home.join("token"), "hf_stale_token_in_file\n").unwrap();
+    let out = publish(&home, &hub.url, Some(ALICE), &["--repo_id", "alice/kebab3", "--adapter_dir", &dir]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("token from HF_TOKEN"));
 }
 
 #[test]

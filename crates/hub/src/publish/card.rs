@@ -43,6 +43,8 @@ struct Context<'a> {
     repo_url: String,
     base_model: String,
     base_model_id: Option<String>,
+    /// Shell-safe base model for the `text2sql serve` example.
+    serve_model: String,
     peft_type: String,
     r: u64,
     lora_alpha: String,
@@ -77,7 +79,12 @@ pub fn render_model_card(input: &CardInput<'_>) -> Result<String, CardError> {
     }
     tags.sort();
     tags.dedup();
+    let serve_model = match &cfg.base_model {
+        Some(b) if !b.contains(|c: char| c.is_whitespace() || "<>|&;$`'\"".contains(c)) => b.clone(),
+        _ => "BASE_MODEL_ID".to_string(),
+    };
     let ctx = Context {
+        serve_model,
         repo_id: input.repo_id,
         repo_name: input.repo_id.rsplit('/').next().unwrap_or(input.repo_id),
         repo_url: format!("{}/{}", input.endpoint.trim_end_matches('/'), input.repo_id),
