@@ -117,6 +117,10 @@ assert sorted(api.list_repo_files("alice/bin")) == [".gitattributes", "a.txt", "
 info = api.model_info("alice/bin", files_metadata=True)
 lfs = [s for s in info.siblings if s.rfilename == "weights.bin"][0].lfs
 assert lfs.size == 10_500_000, lfs
+paths = {p.path: p for p in api.get_paths_info("alice/bin", ["a.txt", "weights.bin", "missing.txt"])}
+assert sorted(paths) == ["a.txt", "weights.bin"], paths
+assert paths["weights.bin"].lfs.size == 10_500_000 and paths["a.txt"].size == 2, paths
+assert hf.file_exists("alice/bin", "a.txt") and not hf.file_exists("alice/bin", "nope.txt")
 print("OK")
 "#;
     let out = Command::new(py)

@@ -203,6 +203,7 @@ impl HubClient {
         std::thread::sleep(wait);
     }
 
+    #[allow(clippy::result_large_err)] // ureq's own error type, consumed right away by `send`
     fn send_once(&self, req: &Req<'_>) -> Result<ureq::Response, ureq::Error> {
         let mut r = self.agent.request(req.method, &req.url);
         if req.auth {

@@ -382,15 +382,17 @@ impl HubClient {
     }
 
     fn lfs_put(&self, f: &PreparedFile, up: &BatchAction, pb: &ProgressBar) -> Result<(), HubError> {
-        let FileSource::Path(path) = &f.source else {
-            // in-memory content is small; write it through a temp-free basic PUT
-            let FileSource::Bytes(b) = &f.source else { unreachable!() };
-            let mut req = Req::new("PUT", self.rewrite_href(&up.href)).retry();
-            req.auth = false;
-            req.body = Body::Bytes(b, "application/octet-stream");
-            self.send(&req)?;
-            pb.inc(f.size);
-            return Ok(());
+        let path = match &f.source {
+            FileSource::Path(p) => p,
+            FileSource::Bytes(b) => {
+                // in-memory content (a generated README) is small: one basic PUT
+                let mut req = Req::new("PUT", self.rewrite_href(&up.href)).retry();
+                req.auth = false;
+                req.body = Body::Bytes(b, "application/octet-stream");
+                self.send(&req)?;
+                pb.inc(f.size);
+                return Ok(());
+            }
         };
         let chunk_size = up.header.get("chunk_size").and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64()));
         let Some(chunk_size) = chunk_size.filter(|c: &u64| *c > 0) else {

@@ -103,7 +103,7 @@ fn publish_makes_one_commit_and_official_client_downloads_identical_bytes() {
     let fm = common::front_matter(&std::fs::read_to_string(snap.join("README.md")).unwrap());
     assert_eq!(fm["model-index"][0]["results"][0]["metrics"][0]["value"].as_f64(), Some(25.0 / 40.0));
 
-    let Some(py) = python("publish_..._official_client") else { return };
+    let Some(py) = python("publish_makes_one_commit (official client)") else { return };
     // the official client downloads the same bytes into its own cache
     let official_home = d.path().join("official-home");
     let (ok, v) = hf_client(&py, &hub.url, &official_home, Some(ALICE), &["snapshot", "alice/t2s-qlora"]);

@@ -92,7 +92,7 @@ pub fn render_model_card(input: &CardInput<'_>) -> Result<String, CardError> {
         base_model_id,
         peft_type: cfg.peft_type.clone().unwrap_or_else(|| "LORA".into()),
         r: cfg.r,
-        lora_alpha: cfg.lora_alpha.map(|a| format_number(a)).unwrap_or_else(|| "(not set)".into()),
+        lora_alpha: cfg.lora_alpha.map(format_number).unwrap_or_else(|| "(not set)".into()),
         lora_dropout: cfg.lora_dropout,
         target_modules: &cfg.target_modules,
         lora_pairs: input.adapter.lora_pairs,

@@ -336,7 +336,8 @@ pub fn read_safetensors_header(path: &Path) -> Result<BTreeMap<String, TensorEnt
 pub fn check_lora_shapes(path: &Path, tensors: &BTreeMap<String, TensorEntry>, cfg: &AdapterConfig) -> Result<usize, ValidationError> {
     let tbad = |name: &str, m: String| ValidationError::Tensor { path: path.to_path_buf(), tensor: name.to_string(), message: m };
     // (module prefix, adapter suffix) -> (A name, B name)
-    let mut pairs: BTreeMap<(String, String), (Option<&String>, Option<&String>)> = BTreeMap::new();
+    type Pair<'a> = (Option<&'a String>, Option<&'a String>);
+    let mut pairs: BTreeMap<(String, String), Pair<'_>> = BTreeMap::new();
     for name in tensors.keys() {
         for (marker, is_a) in [(".lora_A", true), (".lora_B", false), (".lora_embedding_A", true), (".lora_embedding_B", false)] {
             if let Some(idx) = name.find(marker) {
