@@ -113,6 +113,9 @@ fn publish_makes_one_commit_and_official_client_downloads_identical_bytes() {
     assert_eq!(v["card_data"]["library_name"], "peft");
     assert_eq!(v["card_data"]["base_model"], "mistralai/Mistral-7B-Instruct-v0.1");
     assert_eq!(v["card_data"]["model-index"][0]["results"][0]["metrics"][0]["type"], "exact_match");
+    let evals = v["card_data"]["_eval_results"].as_array().unwrap();
+    assert_eq!(evals.len(), 4, "{evals:?}");
+    assert_eq!(evals[0], serde_json::json!(["text-generation", "text2sql-internal", "Internal validation set", "exact_match", 25.0 / 40.0]));
 
     // and finds OUR cache offline (HF cache layout compatibility)
     let (ok, v) = hf_client(&py, &hub.url, &hf_home, None, &["snapshot", "alice/t2s-qlora", "--offline"]);

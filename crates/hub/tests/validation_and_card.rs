@@ -307,3 +307,38 @@ fn invalid_adapter_fails_before_anything_else() {
     assert!(matches!(e, PublishError::Validation(ValidationError::ConfigMissing(_))), "{e}");
     assert_eq!(e.exit_code(), 2);
 }
+
+/// Written by the real `safetensors` library (tests/data/make_fixtures.py).
+fn reference_adapter() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/peft_adapter")
+}
+
+#[test]
+fn reference_adapter_from_the_safetensors_library_is_accepted() {
+    let info = validate_adapter_dir(&reference_adapter()).unwrap();
+    assert_eq!(info.config.r, 2);
+    assert_eq!(info.lora_pairs, 4);
+    assert_eq!(info.parameters, 4 * 2 * 2 * 8);
+    let header = text2sql_hub::publish::validate::read_safetensors_header(&info.weights).unwrap();
+    assert_eq!(header.len(), 8);
+    let a = &header["base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight"];
+    assert_eq!((a.dtype.as_str(), a.shape.as_slice()), ("F16", &[2u64, 8][..]));
+    let end = header.values().map(|t| t.offsets.1).max().unwrap();
+    let len = std::fs::metadata(&info.weights).unwrap().len();
+    let hlen = u64::from_le_bytes(std::fs::read(&info.weights).unwrap()[..8].try_into().unwrap());
+    assert_eq!(end, len - 8 - hlen, "data section fully described");
+}
+
+#[test]
+fn truncated_copy_of_the_reference_adapter_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    for f in ["adapter_config.json", "adapter_model.safetensors"] {
+        std::fs::copy(reference_adapter().join(f), d.path().join(f)).unwrap();
+    }
+    let st = d.path().join("adapter_model.safetensors");
+    let bytes = std::fs::read(&st).unwrap();
+    std::fs::write(&st, &bytes[..bytes.len() - 1]).unwrap();
+    let e = err(d.path());
+    assert!(matches!(e, ValidationError::Truncated { .. }), "{e}");
+    assert!(e.to_string().contains("adapter_model.safetensors is truncated"), "{e}");
+}

@@ -42,6 +42,12 @@ def main():
             from huggingface_hub.repocard import metadata_load
 
             card_data = metadata_load(readme)
+            # the official model-index parser must accept our card
+            card = hf.ModelCard.load(readme)
+            card_data["_eval_results"] = [
+                [r.task_type, r.dataset_type, r.dataset_name, r.metric_type, r.metric_value]
+                for r in (card.data.eval_results or [])
+            ]
         out = {"path": path, "files": files, "card_data": card_data, "version": hf.__version__}
     elif cmd == "upload":
         repo, folder = sys.argv[2], sys.argv[3]
