@@ -74,6 +74,24 @@ pub fn snapshot_download(repo_id: &str, revision: Option<&str>, opts: &DownloadO
     }
 }
 
+/// Resolves a `LORA_ADAPTERS` `source`: an existing local directory is used as is; anything else
+/// is a Hub repo id, optionally `namespace/name@revision`, fetched with [`snapshot_download`].
+pub fn resolve_source(source: &str, opts: &DownloadOptions) -> Result<PathBuf, HubError> {
+    let local = Path::new(source);
+    if local.is_dir() {
+        return Ok(local.to_path_buf());
+    }
+    let (repo, rev) = match source.split_once('@') {
+        Some((r, v)) if !v.is_empty() => (r, Some(v)),
+        _ => (source, None),
+    };
+    crate::api::validate_repo_id(repo).map_err(|_| HubError::InvalidArgument {
+        what: "adapter source",
+        message: format!("{source:?} is neither an existing directory nor a Hub repo id (namespace/name[@revision])"),
+    })?;
+    snapshot_download(repo, rev, opts)
+}
+
 fn download_online(client: &HubClient, cache: &Path, repo_id: &str, revision: &str) -> Result<PathBuf, HubError> {
     let info = client.repo_info(repo_id, Some(revision))?;
     let url = client.url(&format!("/api/models/{repo_id}/revision/{revision}"));

@@ -17,5 +17,5 @@ pub mod publish;
 pub mod upload;
 
 pub use client::{ClientOptions, HubClient, RetryPolicy};
-pub use download::{snapshot_download, DownloadOptions};
+pub use download::{resolve_source, snapshot_download, DownloadOptions};
 pub use error::HubError;

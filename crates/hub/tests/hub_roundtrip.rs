@@ -322,4 +322,12 @@ fn multipart_lfs_upload_and_branches() {
     let snap = snapshot_download("alice/multi", Some("dev"), &dl).unwrap();
     assert_eq!(sha256_file(&snap.join("adapter_model.safetensors")), sha256_file(&dir.join("adapter_model.safetensors")));
     assert_eq!(std::fs::read_to_string(d.path().join("h/hub/models--alice--multi/refs/dev")).unwrap(), snap.file_name().unwrap().to_str().unwrap());
+
+    // LORA_ADAPTERS sources: repo@revision, plain repo ids, local directories
+    assert_eq!(text2sql_hub::resolve_source("alice/multi@dev", &dl).unwrap(), snap);
+    let main = text2sql_hub::resolve_source("alice/multi", &dl).unwrap();
+    assert!(!main.join("adapter_model.safetensors").exists(), "main has only .gitattributes");
+    assert_eq!(text2sql_hub::resolve_source(dir.to_str().unwrap(), &dl).unwrap(), dir);
+    let e = text2sql_hub::resolve_source("./no/such/dir", &dl).unwrap_err();
+    assert!(e.to_string().contains("neither an existing directory nor a Hub repo id"), "{e}");
 }
