@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve a base model and LoRA adapters over TGI's HTTP API (and OpenAI's).
+    Serve(commands::serve::Args),
+    /// Publish a LoRA adapter folder to the Hugging Face Hub (model card, LFS, one commit).
+    Publish(commands::publish::Args),
     /// Generate text with a model (and optionally a LoRA adapter), like TGI's POST /generate.
     Generate(commands::generate::Args),
     /// Measure speed (JSON output).
@@ -27,11 +31,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Generate(args) => commands::generate::run(args),
-        Command::Bench(cmd) => commands::bench::run(cmd),
+        Command::Serve(args) => commands::serve::run(args).map(|()| 0),
+        Command::Publish(args) => commands::publish::run(args),
+        Command::Generate(args) => commands::generate::run(args).map(|()| 0),
+        Command::Bench(cmd) => commands::bench::run(cmd).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)

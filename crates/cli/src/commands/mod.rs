@@ -2,3 +2,5 @@
 
 pub mod bench;
 pub mod generate;
+pub mod publish;
+pub mod serve;
