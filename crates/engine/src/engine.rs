@@ -28,19 +28,29 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Loads a Hugging Face model directory (config.json, tokenizer.json, safetensors).
+    /// Loads a Hugging Face model directory (config.json, tokenizer.json, safetensors) or a
+    /// GGUF file.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.exists() {
             return Err(Error::Config { path: path.to_path_buf(), msg: "no such file or directory".into() });
         }
         if path.is_dir() {
             Self::load_hf_dir(path)
+        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+            Self::load_gguf(path)
         } else {
             Err(Error::Config {
                 path: path.to_path_buf(),
-                msg: "expected a Hugging Face model directory (with config.json)".into(),
+                msg: "expected a Hugging Face model directory (with config.json) or a .gguf file".into(),
             })
         }
+    }
+
+    fn load_gguf(path: &Path) -> Result<Self> {
+        let g = crate::gguf::load(path)?;
+        let vb = candle_nn::VarBuilder::from_tensors(g.tensors, candle_core::DType::F32, &candle_core::Device::Cpu);
+        let model = Model::new(&g.config, vb).map_err(|e| Error::Gguf { path: path.to_path_buf(), msg: e.to_string() })?;
+        Ok(Self { model, tokenizer: g.tokenizer, eos_token_ids: g.eos_token_ids, path: path.to_path_buf() })
     }
 
     fn load_hf_dir(dir: &Path) -> Result<Self> {

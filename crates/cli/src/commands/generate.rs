@@ -8,9 +8,10 @@ use text2sql_engine::{Engine, GenerateRequest, GenerateResponse, SamplingParams}
 /// Arguments of `text2sql generate`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model: a Hugging Face model directory (config.json, tokenizer.json, safetensors).
+    /// Model: a Hugging Face model directory (config.json, tokenizer.json, safetensors) or a
+    /// .gguf file. Default: the embedded SmolLM2-135M-Instruct Q4_1 GGUF.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).
     #[arg(long)]
     pub adapter: Option<PathBuf>,
@@ -116,7 +117,11 @@ pub fn run(args: Args) -> Result<()> {
     if prompt.is_empty() {
         bail!("--prompt is empty");
     }
-    let engine = Engine::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))?;
+    let model = match &args.model {
+        Some(m) => m.clone(),
+        None => super::default_model::ensure()?,
+    };
+    let engine = Engine::load(&model).with_context(|| format!("loading model {}", model.display()))?;
     let adapter = match &args.adapter {
         Some(dir) => Some(engine.load_adapter(dir, "adapter")?),
         None => None,

