@@ -114,6 +114,7 @@ pub struct AdapterRegistry {
     fixed: Arc<Vec<(String, Arc<LoraAdapter>)>>,
     dynamic: Option<(DynamicConfig, Arc<Mutex<DynamicState>>)>,
     fetcher: Option<Arc<dyn AdapterFetcher>>,
+    dynamic_loads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AdapterRegistry {
@@ -132,7 +133,7 @@ impl AdapterRegistry {
             fixed.push((spec.id.clone(), adapter));
         }
         let dynamic = dynamic.map(|c| (c, Arc::new(Mutex::new(DynamicState { loaded: Vec::new(), loading: HashMap::new() }))));
-        Ok(Self { engine, fixed: Arc::new(fixed), dynamic, fetcher })
+        Ok(Self { engine, fixed: Arc::new(fixed), dynamic, fetcher, dynamic_loads: Arc::default() })
     }
 
     /// Names of the adapters loaded now (fixed first).
@@ -144,6 +145,11 @@ impl AdapterRegistry {
             }
         }
         names
+    }
+
+    /// How many dynamic adapter loads have run (each id loads once, however many requests wait).
+    pub fn dynamic_loads(&self) -> usize {
+        self.dynamic_loads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Resolves an `adapter_id` ("" = base). Unknown ids are a validation error unless
@@ -184,9 +190,11 @@ impl AdapterRegistry {
             s.loading.entry(id.to_string()).or_insert_with(|| Arc::new(tokio::sync::OnceCell::new())).clone()
         };
         let (id_owned, cfg2, engine, fetcher) = (id.to_string(), cfg.clone(), self.engine.clone(), self.fetcher.clone());
+        let loads = self.dynamic_loads.clone();
         let result = cell
             .get_or_init(|| async move {
                 tokio::task::spawn_blocking(move || {
+                    loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let dir = dynamic_dir(&id_owned, &cfg2, fetcher.as_deref())?;
                     engine.load_adapter(&dir, &id_owned).map_err(|e| e.to_string())
                 })
