@@ -4,8 +4,10 @@
 
 pub mod adherence;
 pub mod error;
+pub mod exec;
 pub mod parse;
 pub mod schema;
+pub mod semantic;
 pub mod spider;
 
 pub use adherence::{adheres, check_adherence, Violation};
