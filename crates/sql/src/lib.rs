@@ -3,7 +3,9 @@
 //! execution accuracy on SQLite and semantic accuracy on generated databases.
 
 pub mod adherence;
+pub mod data;
 pub mod error;
+pub mod eval;
 pub mod exec;
 pub mod parse;
 pub mod schema;

@@ -202,3 +202,39 @@ pub fn exact_set_match(db: &SpiderDb, gold: &str, pred: &str) -> Result<bool, Sp
     let p = parse(db, pred).unwrap_or_default();
     Ok(exact_match(db, &p, &g))
 }
+
+impl SpiderDb {
+    /// From any schema (e.g. the DDL of an internal example), so exact-set-match works
+    /// beyond Spider: columns are numbered in declaration order, as tables.json does.
+    pub fn from_schema(schema: &crate::schema::Schema) -> SpiderDb {
+        let tables: Vec<(String, Vec<String>)> = schema
+            .tables
+            .iter()
+            .map(|t| (t.name.to_lowercase(), t.columns.iter().map(|c| c.name.to_lowercase()).collect()))
+            .collect();
+        let mut ids: Vec<String> = vec!["__all__".into()];
+        for (t, cols) in &tables {
+            ids.extend(cols.iter().map(|c| format!("__{t}.{c}__")));
+        }
+        let idx = |t: &str, c: &str| ids.iter().position(|x| *x == format!("__{}.{}__", t.to_lowercase(), c.to_lowercase()));
+        let mut pairs = Vec::new();
+        for t in &schema.tables {
+            for fk in &t.foreign_keys {
+                if let (Some(a), Some(b)) = (idx(&t.name, &fk.column), idx(&fk.ref_table, &fk.ref_column)) {
+                    pairs.push([a, b]);
+                }
+            }
+        }
+        let entry = SpiderTables {
+            db_id: String::new(),
+            table_names_original: tables.iter().map(|(t, _)| t.clone()).collect(),
+            column_names_original: std::iter::once((-1, "*".to_string()))
+                .chain(tables.iter().enumerate().flat_map(|(i, (_, cols))| cols.iter().map(move |c| (i as i64, c.clone()))))
+                .collect(),
+            column_types: vec![],
+            primary_keys: vec![],
+            foreign_keys: pairs,
+        };
+        SpiderDb::from_tables(&entry)
+    }
+}
