@@ -36,7 +36,7 @@ pub struct SemanticOptions {
 
 impl Default for SemanticOptions {
     fn default() -> Self {
-        SemanticOptions { n_dbs: 5, min_rows: 4, max_rows: 10, seed: 0x5eed, exec: ExecOptions::default() }
+        SemanticOptions { n_dbs: 8, min_rows: 5, max_rows: 12, seed: 0x5eed, exec: ExecOptions::default() }
     }
 }
 
@@ -130,17 +130,20 @@ fn draw(k: Kind, col: &str, lits: &Literals, rng: &mut StdRng) -> SqlValue {
         Kind::Int | Kind::Real => {
             if use_lit && !lits.numbers.is_empty() {
                 let n = *lits.numbers.choose(rng).unwrap_or(&0.0);
-                let d = [-1.0, 0.0, 0.0, 1.0].choose(rng).copied().unwrap_or(0.0);
+                let d = [-1.0, 0.0, 1.0].choose(rng).copied().unwrap_or(0.0);
                 let v = n + d;
                 if k == Kind::Int && v.fract() == 0.0 {
                     SqlValue::Integer(v as i64)
                 } else {
                     SqlValue::Real(v)
                 }
-            } else if k == Kind::Int {
-                SqlValue::Integer(rng.random_range(0..30))
             } else {
-                SqlValue::Real(f64::from(rng.random_range(0..60)) / 2.0)
+                // Spread random values over twice the literals' range, so that a
+                // prediction with another threshold than the gold's sees a difference.
+                let top = lits.numbers.iter().fold(15.0f64, |m, n| m.max(n.abs())).min(1e9);
+                let hi = (2.0 * top + 10.0) as i64;
+                let v = rng.random_range(0..hi);
+                if k == Kind::Int { SqlValue::Integer(v) } else { SqlValue::Real(v as f64 + if rng.random_bool(0.5) { 0.5 } else { 0.0 }) }
             }
         }
         Kind::Bool => SqlValue::Integer(rng.random_range(0..2)),
@@ -190,7 +193,8 @@ pub fn generate_db(schema: &Schema, lits: &Literals, opts: &SemanticOptions, rng
             .iter()
             .map(|c| format!("{} {}", quote_ident(&c.name), if c.data_type.is_empty() { "TEXT" } else { &c.data_type }))
             .collect();
-        if cols.is_empty() {
+        // SQLite reserves sqlite_* names (Spider schemas list sqlite_sequence).
+        if cols.is_empty() || t.name.to_lowercase().starts_with("sqlite_") {
             continue;
         }
         conn.execute_batch(&format!("CREATE TABLE {} ({});", quote_ident(&t.name), cols.join(", ")))

@@ -75,7 +75,7 @@ struct Common {
     #[arg(long = "max_examples", alias = "max-examples")]
     max_examples: Option<usize>,
     /// Random databases per example for semantic accuracy.
-    #[arg(long = "semantic_dbs", alias = "semantic-dbs", default_value_t = 5)]
+    #[arg(long = "semantic_dbs", alias = "semantic-dbs", default_value_t = 8)]
     semantic_dbs: usize,
     /// Per-query time limit in milliseconds (execution and semantic accuracy).
     #[arg(long = "query_timeout_ms", alias = "query-timeout-ms", default_value_t = 5000)]
@@ -123,8 +123,12 @@ impl Common {
                 let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
                 Box::new(EndpointSource::new(&url, adapter_id, token, Duration::from_secs(self.request_timeout)))
             }
-            SourceChoice::Engine { model, .. } => {
-                bail!("--model {}: in-process generation is not wired into eval yet; serve the model and use --endpoint", model.display())
+            SourceChoice::Engine { model, adapter } => {
+                let with = adapter.map(|a| format!(" with --adapter {}", a.display())).unwrap_or_default();
+                bail!(
+                    "--model {}{with}: in-process generation is not wired into eval yet; serve the model and use --endpoint",
+                    model.display()
+                )
             }
         })
     }
