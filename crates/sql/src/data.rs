@@ -69,8 +69,11 @@ impl Default for BuildOptions {
     }
 }
 
+/// Rows with their line numbers, and the lines that were not valid rows.
+pub type Rows = (Vec<(usize, RawRow)>, Vec<Dropped>);
+
 /// Reads a JSON array or JSONL file of rows; bad lines are returned, never skipped silently.
-pub fn read_rows(path: &Path) -> Result<(Vec<(usize, RawRow)>, Vec<Dropped>)> {
+pub fn read_rows(path: &Path) -> Result<Rows> {
     let text = std::fs::read_to_string(path).map_err(|e| SqlError::Io { path: path.display().to_string(), source: e })?;
     let mut rows = Vec::new();
     let mut bad = Vec::new();

@@ -148,6 +148,11 @@ mod tests {
         let b = normalize("SELECT t1.NAME FROM \"singer\" AS T1 WHERE t1.age > 3").unwrap();
         assert_eq!(a, b);
         assert_ne!(a, normalize("SELECT t1.name FROM singer AS t1 WHERE t1.age > 4").unwrap());
+        assert_eq!(
+            normalize("SELECT COUNT(*), Avg(age) FROM t WHERE x IN ('a', \"b\")").unwrap(),
+            normalize("select count(*), avg(AGE) from T where X in (\"a\", 'b')").unwrap()
+        );
+        assert_eq!(normalize("SELECT a FROM t;;").unwrap(), normalize("SELECT a FROM t").unwrap());
     }
 
     #[test]

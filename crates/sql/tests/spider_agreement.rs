@@ -29,7 +29,7 @@ struct Data {
     dbs: HashMap<String, SpiderDb>,
 }
 
-fn load(dir: &PathBuf) -> Data {
+fn load(dir: &std::path::Path) -> Data {
     let dev: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("dev.json")).unwrap()).unwrap();
     let tables: Vec<SpiderTables> = load_spider_tables(&dir.join("tables.json")).unwrap();
     let dbs = tables.iter().map(|t| (t.db_id.clone(), SpiderDb::from_tables(t))).collect();

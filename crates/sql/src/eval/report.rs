@@ -129,7 +129,8 @@ impl Report {
         }
         if !m.by_hardness.is_empty() {
             s.push_str("\n## By Spider hardness\n\n| Hardness | n | Exact-set-match | Execution | Semantic |\n|---|---|---|---|---|\n");
-            for (h, hm) in &m.by_hardness {
+            let order = ["easy", "medium", "hard", "extra"];
+            for (h, hm) in order.iter().filter_map(|h| m.by_hardness.get(*h).map(|x| (h, x))) {
                 let f = |x: Option<Metric>| x.map(|x| pct(&x)).unwrap_or_else(|| "n/a".into());
                 s.push_str(&format!(
                     "| {h} | {} | {} | {} | {} |\n",

@@ -147,7 +147,7 @@ fn split_contractions(w: &str, out: &mut Vec<String>) {
 pub fn tokenize(sql: &str) -> Result<Vec<String>, SpiderError> {
     let s: Vec<char> = sql.replace('\'', "\"").chars().collect();
     let quotes: Vec<usize> = s.iter().enumerate().filter(|(_, c)| **c == '"').map(|(i, _)| i).collect();
-    if quotes.len() % 2 != 0 {
+    if !quotes.len().is_multiple_of(2) {
         return Err(SpiderError("Unexpected quote".into()));
     }
     let mut vals: Vec<(String, String)> = Vec::new();
