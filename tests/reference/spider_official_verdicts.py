@@ -194,6 +194,31 @@ def p_swap_table_order(g, cols):
     return g[: m.start()] + f"FROM {m.group(3)} AS {m.group(4)} JOIN {m.group(1)} AS {m.group(2)}" + g[m.end():]
 
 
+def p_tight_ops(g, cols):
+    """Spacing the tokenizer is sensitive to: `a>=5`, `a,b`, `count( * )`."""
+    t = re.sub(r"\s*(>=|<=|!=|=|>|<)\s*", r"\1", g, count=2)
+    t = re.sub(r"\s*,\s*", ",", t)
+    return t.replace("(*)", "( * )")
+
+
+def p_lower_all(g, cols):
+    return g.lower()
+
+
+def p_alias_no_as(g, cols):
+    return None if not re.search(KW + r"\bas\s+t1\b", g) else re.sub(KW + r"\bas\s+(t1)\b", r"\1", g, count=1)
+
+
+def p_col_alias(g, cols):
+    m = re.search(KW + r"\s+from\s", g)
+    return None if not m else g[: m.start()] + " AS c0" + g[m.start():]
+
+
+def p_is_null(g, cols):
+    m = re.search(KW + r"\bwhere\s+([\w.]+)\s*(=|>|<|!=|like)\s*(\"[^\"]*\"|'[^']*'|[\d.]+)", g)
+    return None if not m else g[: m.start(2)] + "IS NULL" + g[m.end(3):]
+
+
 PERTURBATIONS = [
     ("drop_where_cond", p_drop_where_cond), ("swap_column", p_swap_column),
     ("change_agg", p_change_agg), ("order_dir", p_order_dir), ("distinct", p_distinct),
@@ -201,6 +226,8 @@ PERTURBATIONS = [
     ("reorder_select", p_reorder_select), ("change_value", p_change_value),
     ("surface", p_surface), ("inner_join", p_inner_join), ("neq", p_neq),
     ("cmp_op", p_cmp_op), ("drop_group", p_drop_group), ("swap_table_order", p_swap_table_order),
+    ("tight_ops", p_tight_ops), ("lower_all", p_lower_all), ("alias_no_as", p_alias_no_as),
+    ("col_alias", p_col_alias), ("is_null", p_is_null),
 ]
 
 
