@@ -185,3 +185,32 @@ fn data_build_writes_train_val_and_report() {
     run_ok(bin().args(["eval", "internal", "--mock", "-q", "--val_path"]).arg(out.join("train.jsonl")).arg("--out_dir").arg(&rdir));
     assert_eq!(rate(&report(&rdir, "internal"), "exact_match"), 1.0);
 }
+
+#[test]
+fn data_build_reads_a_dataset_from_the_local_hf_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let snap = cache.path().join("datasets--b-mc2--sql-create-context/snapshots/0123abcd");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(
+        snap.join("sql_create_context_v4.json"),
+        r#"[{"question": "How many heads of the departments are older than 56 ?", "context": "CREATE TABLE head (age INTEGER)", "answer": "SELECT COUNT(*) FROM head WHERE age > 56"}]"#,
+    )
+    .unwrap();
+    let out = cache.path().join("processed");
+    run_ok(
+        bin()
+            .args(["data", "build", "--dataset", "b-mc2/sql-create-context", "--val_fraction", "0", "--out_dir"])
+            .arg(&out)
+            .env("HF_HUB_CACHE", cache.path()),
+    );
+    let train = std::fs::read_to_string(out.join("train.jsonl")).unwrap();
+    assert!(train.contains("SELECT COUNT(*) FROM head WHERE age > 56"), "{train}");
+    let missing = bin()
+        .args(["data", "build", "--dataset", "nobody/nothing", "--out_dir"])
+        .arg(&out)
+        .env("HF_HUB_CACHE", cache.path())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nobody/nothing"));
+}

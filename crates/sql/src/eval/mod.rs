@@ -206,6 +206,9 @@ pub fn judge(gold: &str, pred: &str, ctx: &JudgeContext<'_>, opts: &JudgeOptions
     match semantic_match(ctx.schema, gold, pred, &opts.semantic) {
         Ok(s) => {
             v.semantic_accuracy = Some(s.matched);
+            if s.n_nonempty == 0 && s.n_dbs > 0 {
+                v.notes.push("semantic: gold returned no rows on any generated database (weak evidence)".into());
+            }
             if let Some(r) = s.reason {
                 v.notes.push(format!("semantic: {r}"));
             }
