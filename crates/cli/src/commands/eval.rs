@@ -120,7 +120,7 @@ impl Common {
             SourceChoice::Mock => Box::new(GoldSource),
             SourceChoice::File(p) => Box::new(FileSource::open(&p, n).with_context(|| "--predictions")?),
             SourceChoice::Endpoint { url, adapter_id } => {
-                let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+                let token = hf_token();
                 Box::new(EndpointSource::new(&url, adapter_id, token, Duration::from_secs(self.request_timeout)))
             }
             SourceChoice::Engine { model, adapter } => {
@@ -137,6 +137,20 @@ impl Common {
         let exec = ExecOptions { timeout: Duration::from_millis(self.query_timeout_ms), ..Default::default() };
         JudgeOptions { exec, semantic: SemanticOptions { n_dbs: self.semantic_dbs, exec, ..Default::default() } }
     }
+}
+
+/// HF_TOKEN, else the huggingface_hub token file ($HF_TOKEN_PATH, $HF_HOME/token or
+/// ~/.cache/huggingface/token). Never printed.
+fn hf_token() -> Option<String> {
+    if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        return Some(t.trim().to_string());
+    }
+    let path = std::env::var_os("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| {
+        std::env::var_os("HF_HOME")
+            .map(|h| PathBuf::from(h).join("token"))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/token")))
+    })?;
+    std::fs::read_to_string(path).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// Runs `text2sql eval`.
