@@ -138,4 +138,6 @@ fn garbage_never_panics() {
     }
     let deep = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
     assert!(!v("SELECT 1", &deep).parse_success);
+    let nested = format!("SELECT name FROM singer{}", " WHERE age IN (SELECT age FROM singer".repeat(3000));
+    assert_eq!(v("SELECT name FROM singer", &nested).exact_set_match, Some(false));
 }

@@ -267,7 +267,15 @@ pub fn evaluate(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(ex) = examples.get(i) else { break };
-                let r = evaluate_one(i, ex, spider, source, opts);
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate_one(i, ex, spider, source, opts)))
+                    .unwrap_or_else(|_| ExampleResult {
+                        index: i,
+                        db_id: ex.db_id.clone(),
+                        question: ex.question.clone(),
+                        gold: ex.gold.clone(),
+                        prediction: String::new(),
+                        verdicts: Verdicts { notes: vec!["internal error while judging this example".into()], ..Default::default() },
+                    });
                 on_done(&r);
                 results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
             });

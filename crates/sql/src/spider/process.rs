@@ -30,7 +30,12 @@ fn pos(list: &[&str], t: &str) -> Option<usize> {
 struct P<'a> {
     db: &'a SpiderDb,
     alias: HashMap<String, String>,
+    /// Nesting depth of `sql()`, bounded so that hostile input cannot overflow the stack
+    /// (Python would raise RecursionError, i.e. a parse failure, too).
+    depth: std::cell::Cell<usize>,
 }
+
+const MAX_DEPTH: usize = 64;
 
 fn at(toks: &[String], i: usize) -> R<&str> {
     toks.get(i).map(|s| s.as_str()).ok_or_else(|| SpiderError(format!("index {i} out of range")))
@@ -58,7 +63,7 @@ pub fn parse(db: &SpiderDb, query: &str) -> R<SpiderSql> {
         }
         alias.insert(t.clone(), t.clone());
     }
-    let p = P { db, alias };
+    let p = P { db, alias, depth: std::cell::Cell::new(0) };
     let (_, sql) = p.sql(&toks, 0)?;
     Ok(sql)
 }
@@ -337,6 +342,16 @@ impl P<'_> {
     }
 
     fn sql(&self, toks: &[String], start: usize) -> R<(usize, SpiderSql)> {
+        if self.depth.get() >= MAX_DEPTH {
+            return err("query nested too deeply");
+        }
+        self.depth.set(self.depth.get() + 1);
+        let r = self.sql_inner(toks, start);
+        self.depth.set(self.depth.get() - 1);
+        r
+    }
+
+    fn sql_inner(&self, toks: &[String], start: usize) -> R<(usize, SpiderSql)> {
         let mut i = start;
         let mut block = false;
         if at(toks, i)? == "(" {
