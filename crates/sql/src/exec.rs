@@ -42,17 +42,22 @@ pub enum Cell {
     Blob(Vec<u8>),
 }
 
+impl Cell {
+    /// A real number in comparable form (integral values become `Int`).
+    pub fn real(f: f64) -> Cell {
+        if f.fract() == 0.0 && f.abs() < 9.0e15 {
+            Cell::Int(f as i64)
+        } else {
+            Cell::Real(format!("{f:.9e}"))
+        }
+    }
+}
+
 fn cell(v: ValueRef<'_>) -> Cell {
     match v {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(i) => Cell::Int(i),
-        ValueRef::Real(f) => {
-            if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                Cell::Int(f as i64)
-            } else {
-                Cell::Real(format!("{f:.9e}"))
-            }
-        }
+        ValueRef::Real(f) => Cell::real(f),
         ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
     }
