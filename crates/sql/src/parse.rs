@@ -119,6 +119,14 @@ impl VisitorMut for Canon {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_table_factor(&mut self, tf: &mut sqlparser::ast::TableFactor) -> ControlFlow<()> {
+        // `FROM singer s` and `FROM singer AS s` are the same.
+        if let sqlparser::ast::TableFactor::Table { alias: Some(a), .. } | sqlparser::ast::TableFactor::Derived { alias: Some(a), .. } = tf {
+            a.explicit = true;
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_ident(&mut self, ident: &mut Ident) -> ControlFlow<()> {
         ident.value = ident.value.to_lowercase();
         ident.quote_style = None;
@@ -153,6 +161,8 @@ mod tests {
             normalize("select count(*), avg(AGE) from T where X in (\"a\", 'b')").unwrap()
         );
         assert_eq!(normalize("SELECT a FROM t;;").unwrap(), normalize("SELECT a FROM t").unwrap());
+        assert_eq!(normalize("SELECT s.a FROM t s").unwrap(), normalize("SELECT s.a FROM t AS s").unwrap());
+        assert_eq!(normalize("SELECT a x FROM t").unwrap(), normalize("SELECT a AS x FROM t").unwrap());
     }
 
     #[test]
