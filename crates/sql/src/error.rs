@@ -15,6 +15,9 @@ pub enum SqlError {
     /// SQLite refused or failed a statement.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A query returned more rows than the cap.
+    #[error("query returned more than {0} rows")]
+    TooManyRows(usize),
     /// A query ran past its time budget.
     #[error("query timed out after {0} ms")]
     Timeout(u64),

@@ -77,7 +77,7 @@ pub fn run_query(conn: &mut Connection, sql: &str, opts: &ExecOptions) -> Result
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             if out.len() >= opts.max_rows {
-                return Err(SqlError::Parse(format!("more than {} rows", opts.max_rows)));
+                return Err(SqlError::TooManyRows(opts.max_rows));
             }
             out.push((0..n).map(|i| r.get_ref(i).map(cell)).collect::<std::result::Result<Vec<_>, _>>()?);
         }

@@ -17,7 +17,7 @@ use crate::spider::{self, Hardness, SpiderDb};
 use crate::{Result, SqlError};
 
 pub use report::{write_reports, Metric, Metrics, Report};
-pub use source::{EndpointSource, FileSource, GoldSource, PredictionSource};
+pub use source::{EndpointSource, FileSource, GoldSource, PredictionSource, SourceError};
 
 /// The instruction line of the seed's Alpaca rows.
 pub const INSTRUCTION: &str =

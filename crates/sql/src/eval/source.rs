@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use crate::{Result, SqlError};
 
+/// Why a prediction could not be obtained (HTTP error, missing line...).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
 /// A source of predicted SQL. `predict` is called from several threads at once when
 /// `--concurrency` > 1.
 pub trait PredictionSource: Sync {
     /// Short description for reports ("mock", "file:preds.txt", an endpoint URL...).
     fn describe(&self) -> String;
     /// The raw prediction for example `index`, whose prompt and gold are given.
-    fn predict(&self, index: usize, prompt: &str, gold: &str) -> std::result::Result<String, String>;
+    fn predict(&self, index: usize, prompt: &str, gold: &str) -> std::result::Result<String, SourceError>;
 }
 
 /// `--mock`: the gold is the prediction (checks the pipeline end to end).
@@ -22,7 +27,7 @@ impl PredictionSource for GoldSource {
     fn describe(&self) -> String {
         "mock (gold as prediction)".into()
     }
-    fn predict(&self, _: usize, _: &str, gold: &str) -> std::result::Result<String, String> {
+    fn predict(&self, _: usize, _: &str, gold: &str) -> std::result::Result<String, SourceError> {
         Ok(gold.to_string())
     }
 }
@@ -53,8 +58,8 @@ impl PredictionSource for FileSource {
     fn describe(&self) -> String {
         format!("file {}", self.path)
     }
-    fn predict(&self, index: usize, _: &str, _: &str) -> std::result::Result<String, String> {
-        self.lines.get(index).cloned().ok_or_else(|| format!("no prediction on line {}", index + 1))
+    fn predict(&self, index: usize, _: &str, _: &str) -> std::result::Result<String, SourceError> {
+        self.lines.get(index).cloned().ok_or_else(|| SourceError(format!("no prediction on line {}", index + 1)))
     }
 }
 
@@ -88,7 +93,7 @@ impl PredictionSource for EndpointSource {
             None => format!("endpoint {}", self.url),
         }
     }
-    fn predict(&self, _: usize, prompt: &str, _: &str) -> std::result::Result<String, String> {
+    fn predict(&self, _: usize, prompt: &str, _: &str) -> std::result::Result<String, SourceError> {
         let mut params = serde_json::json!({"max_new_tokens": self.max_new_tokens, "temperature": 0.0});
         if let Some(a) = &self.adapter_id {
             params["adapter_id"] = serde_json::Value::String(a.clone());
@@ -102,16 +107,20 @@ impl PredictionSource for EndpointSource {
             Ok(r) => r,
             Err(ureq::Error::Status(code, r)) => {
                 let text = r.into_string().unwrap_or_default();
-                return Err(format!("{}/generate answered {code}: {}", self.url, text.chars().take(300).collect::<String>()));
+                return Err(SourceError(format!(
+                    "{}/generate answered {code}: {}",
+                    self.url,
+                    text.chars().take(300).collect::<String>()
+                )));
             }
-            Err(e) => return Err(format!("{}/generate: {e}", self.url)),
+            Err(e) => return Err(SourceError(format!("{}/generate: {e}", self.url))),
         };
-        let v: serde_json::Value = resp.into_json().map_err(|e| format!("{}/generate: bad JSON: {e}", self.url))?;
+        let v: serde_json::Value = resp.into_json().map_err(|e| SourceError(format!("{}/generate: bad JSON: {e}", self.url)))?;
         let text = v
             .get("generated_text")
             .or_else(|| v.get(0).and_then(|x| x.get("generated_text")))
             .and_then(|x| x.as_str())
-            .ok_or_else(|| format!("{}/generate: no generated_text in response", self.url))?;
+            .ok_or_else(|| SourceError(format!("{}/generate: no generated_text in response", self.url)))?;
         Ok(text.to_string())
     }
 }
