@@ -21,6 +21,10 @@ enum Command {
     Serve(commands::serve::Args),
     /// Publish a LoRA adapter folder to the Hugging Face Hub (model card, LFS, one commit).
     Publish(commands::publish::Args),
+    /// Evaluate a model or predictions: internal validation set or Spider dev.
+    Eval(commands::eval::Args),
+    /// Prepare training data (Alpaca JSONL).
+    Data(commands::data::Args),
     /// Generate text with a model (and optionally a LoRA adapter), like TGI's POST /generate.
     Generate(commands::generate::Args),
     /// Measure speed (JSON output).
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args).map(|()| 0),
         Command::Publish(args) => commands::publish::run(args),
+        Command::Eval(args) => commands::eval::run(args).map(|()| 0),
+        Command::Data(args) => commands::data::run(args).map(|()| 0),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Bench(cmd) => commands::bench::run(cmd).map(|()| 0),
     };

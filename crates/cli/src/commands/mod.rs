@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod data;
 pub mod default_model;
+pub mod eval;
 pub mod generate;
 pub mod publish;
 pub mod serve;

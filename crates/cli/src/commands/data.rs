@@ -1,0 +1,91 @@
+//! `text2sql data build`: sql-create-context rows to train.jsonl / val.jsonl.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use text2sql_sql::data::{build, hf_cached_files, read_rows, write_jsonl, BuildOptions, BuildReport};
+
+/// Prepare training data.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Validate, dedup and split question/context/answer rows into Alpaca train/val JSONL.
+    Build(BuildArgs),
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// Input JSON (array) or JSONL file with fields question, context, answer.
+    #[arg(long, group = "input_source")]
+    input: Option<PathBuf>,
+    /// A dataset already in the local Hugging Face cache, e.g. b-mc2/sql-create-context.
+    #[arg(long, group = "input_source")]
+    dataset: Option<String>,
+    /// Output folder for train.jsonl, val.jsonl and build_report.json.
+    #[arg(long = "out_dir", alias = "out-dir", default_value = "data/processed")]
+    out_dir: PathBuf,
+    /// Fraction of rows for validation.
+    #[arg(long = "val_fraction", alias = "val-fraction", default_value_t = 0.1)]
+    val_fraction: f64,
+    /// Split seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// Runs `text2sql data`.
+pub fn run(args: Args) -> Result<()> {
+    let Action::Build(a) = args.action;
+    if !(0.0..1.0).contains(&a.val_fraction) {
+        bail!("--val_fraction must be in [0, 1), got {}", a.val_fraction);
+    }
+    let files = match (&a.input, &a.dataset) {
+        (Some(p), _) => vec![p.clone()],
+        (None, Some(d)) => hf_cached_files(d).with_context(|| format!("--dataset {d}"))?,
+        (None, None) => bail!("give --input FILE or --dataset REPO_ID"),
+    };
+    let mut rows = Vec::new();
+    let mut bad = Vec::new();
+    for f in &files {
+        let (r, b) = read_rows(f).with_context(|| format!("reading {}", f.display()))?;
+        rows.extend(r);
+        for mut d in b {
+            d.reason = format!("{}: {}", f.display(), d.reason);
+            bad.push(d);
+        }
+    }
+    let (train, val, report) = build(rows, bad, &BuildOptions { val_fraction: a.val_fraction, seed: a.seed });
+    write_jsonl(&a.out_dir.join("train.jsonl"), &train)?;
+    write_jsonl(&a.out_dir.join("val.jsonl"), &val)?;
+    let rp = a.out_dir.join("build_report.json");
+    std::fs::write(&rp, serde_json::to_string_pretty(&report)? + "\n").with_context(|| rp.display().to_string())?;
+    print_report(&report);
+    eprintln!("wrote {}, {} and {}", a.out_dir.join("train.jsonl").display(), a.out_dir.join("val.jsonl").display(), rp.display());
+    Ok(())
+}
+
+fn print_report(r: &BuildReport) {
+    println!("read {} rows: {} train, {} val", r.read, r.train, r.val);
+    for (what, list) in [
+        ("bad lines", &r.bad_lines),
+        ("unparseable SQL", &r.unparseable_sql),
+        ("unparseable schema", &r.unparseable_schema),
+        ("SQL referencing tables/columns absent from the schema", &r.schema_violations),
+        ("duplicates", &r.duplicates),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        println!("dropped {} ({what}):", list.len());
+        for d in list.iter().take(10) {
+            println!("  line {}: {}", d.line, d.reason);
+        }
+        if list.len() > 10 {
+            println!("  ... {} more in build_report.json", list.len() - 10);
+        }
+    }
+}
