@@ -146,6 +146,10 @@ fn engine_loop(engine: Arc<Engine>, rx: std_mpsc::Receiver<Entry>, cfg: Batching
         // A closed channel means the client went away: free its slot, stop its decoding.
         waiting.retain(|e| !e.tx.is_closed());
         running.retain(|r| !r.entry.tx.is_closed());
+        if running.is_empty() && waiting.is_empty() {
+            metrics.set_batch(0, 0, 0);
+            continue;
+        }
 
         let mut budget: usize = running.iter().map(|r| r.seq.max_total_tokens()).sum();
         while let Some(front) = waiting.front() {
@@ -211,5 +215,8 @@ fn engine_loop(engine: Arc<Engine>, rx: std_mpsc::Receiver<Entry>, cfg: Batching
             let _ = r.entry.tx.send(event);
         }
         running.retain(|r| r.seq.finish.is_none());
+        if running.is_empty() && waiting.is_empty() {
+            metrics.set_batch(0, 0, 0);
+        }
     }
 }

@@ -15,6 +15,9 @@ pub enum BenchCommand {
     /// Prefill and decode tokens/s of the engine on a random-weight model of a realistic shape,
     /// batch 1 and 8, without adapters, with one adapter, and with a different adapter per row.
     Engine(EngineArgs),
+    /// Load test of a running server (`text2sql serve` or TGI): N concurrent clients over M
+    /// adapters; mixed adapters vs. base vs. one adapter at a time; throughput and latency.
+    Serve(super::bench_serve::ServeArgs),
 }
 
 /// Arguments of `text2sql bench engine`.
@@ -104,6 +107,7 @@ fn measure(model: &Model, adapters: &[Option<Arc<LoraAdapter>>], prompt_len: usi
 /// Runs a benchmark and prints its JSON report.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Serve(args) => super::bench_serve::run(args),
         BenchCommand::Engine(args) => {
             let cfg = shape_config(&args.shape)?;
             let t = Instant::now();
