@@ -95,13 +95,14 @@ fn eval_spider_mock_and_predictions() {
 }
 
 #[test]
-fn eval_requires_a_source_and_names_bad_files() {
+fn eval_names_bad_files() {
     let out = bin().args(["eval", "internal", "--val_path", "/nonexistent/val.jsonl", "--mock"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/val.jsonl"));
-    let out = bin().args(["eval", "internal", "--val_path"]).arg(fixtures().join("val_mini.jsonl")).output().unwrap();
+    // Without --mock/--predictions/--endpoint the source is the engine: a bad --model is named.
+    let out = bin().args(["eval", "internal", "--model", "/nonexistent/model", "--val_path"]).arg(fixtures().join("val_mini.jsonl")).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--mock"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model"));
 }
 
 #[test]
@@ -213,4 +214,42 @@ fn data_build_reads_a_dataset_from_the_local_hf_cache() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nobody/nothing"));
+}
+
+/// The in-process engine as prediction source: every prediction is the engine's own greedy
+/// output for the prompt (the tiny random fixture model writes junk, so only the pipeline and
+/// the recorded predictions are checked, not accuracy).
+#[test]
+fn eval_internal_with_the_in_process_engine() {
+    let out = tempfile::tempdir().unwrap();
+    let engine_fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures/llama_gqa");
+    run_ok(
+        bin()
+            .args(["eval", "internal", "-q", "--max_examples", "2", "--val_path"])
+            .arg(fixtures().join("val_mini.jsonl"))
+            .arg("--model")
+            .arg(engine_fixture.join("model"))
+            .arg("--adapter")
+            .arg(engine_fixture.join("adapters/qv_r8"))
+            .arg("--out_dir")
+            .arg(out.path()),
+    );
+    let r = report(out.path(), "internal");
+    assert_eq!(r["metrics"]["n_examples"], 2);
+    let examples = r["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 2);
+    // Same text as generating with the engine directly.
+    let engine = text2sql_engine::Engine::load(&engine_fixture.join("model")).unwrap();
+    let adapter = engine.load_adapter(&engine_fixture.join("adapters/qv_r8"), "qv").unwrap();
+    let first = std::fs::read_to_string(fixtures().join("val_mini.jsonl")).unwrap();
+    let row: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let prompt = format!("{}\n\nReturn only the SQL query.", row["input"].as_str().unwrap());
+    let ids = engine.encode_prompt(&prompt).unwrap();
+    let max_new = 256.min(engine.config().max_position_embeddings - ids.len());
+    let req = text2sql_engine::GenerateRequest { adapter: Some(adapter), ..text2sql_engine::GenerateRequest::greedy(ids, max_new) };
+    let seq = engine.generate(vec![req]).unwrap().pop().unwrap();
+    let text = seq.generated_text(&engine.tokenizer).unwrap();
+    let recorded = examples[0]["prediction"].as_str().unwrap();
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(words(recorded), words(&text), "example 0 should carry the engine's output");
 }

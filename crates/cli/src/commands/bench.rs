@@ -78,27 +78,24 @@ fn measure(model: &Model, adapters: &[Option<Arc<LoraAdapter>>], prompt_len: usi
     let prompts: Vec<Vec<u32>> =
         (0..b).map(|r| (0..prompt_len).map(|i| ((i * 7919 + r * 104729) as u32) % vocab).collect()).collect();
     let mut caches: Vec<KvCache> = (0..b).map(|_| model.new_cache()).collect();
-    let t = Instant::now();
-    {
-        let inputs: Vec<SegmentInput> = prompts
+    // One forward pass: row r feeds rows[r] with its adapter.
+    let mut forward = |rows: &[Vec<u32>]| -> Result<()> {
+        let inputs: Vec<SegmentInput> = rows
             .iter()
             .zip(adapters)
             .map(|(p, a)| SegmentInput { tokens: p, adapter: a.as_ref(), all_logits: false })
             .collect();
         let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
         model.forward(&inputs, &mut refs)?;
-    }
+        Ok(())
+    };
+    let t = Instant::now();
+    forward(&prompts)?;
     let prefill = (b * prompt_len) as f64 / t.elapsed().as_secs_f64();
     let next: Vec<Vec<u32>> = (0..b).map(|r| vec![(r as u32 * 31) % vocab]).collect();
     let t = Instant::now();
     for _ in 0..steps {
-        let inputs: Vec<SegmentInput> = next
-            .iter()
-            .zip(adapters)
-            .map(|(p, a)| SegmentInput { tokens: p, adapter: a.as_ref(), all_logits: false })
-            .collect();
-        let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
-        model.forward(&inputs, &mut refs)?;
+        forward(&next)?;
     }
     let decode = (b * steps) as f64 / t.elapsed().as_secs_f64();
     Ok((prefill, decode))

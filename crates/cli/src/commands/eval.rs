@@ -196,7 +196,7 @@ fn run_benchmark(name: &str, mut examples: Vec<Example>, spider: Option<&SpiderS
 }
 
 /// `--model` / `--adapter`: greedy generation with the in-process engine (256 new tokens at
-/// most, stopping at EOS), exactly what `text2sql serve` would answer with temperature 0.
+/// most, fewer if the context is shorter; stopping at EOS), exactly what `text2sql serve` would answer with temperature 0.
 struct EngineSource {
     engine: text2sql_engine::Engine,
     adapter: Option<std::sync::Arc<text2sql_engine::LoraAdapter>>,
@@ -227,9 +227,14 @@ impl PredictionSource for EngineSource {
         use text2sql_sql::eval::source::SourceError;
         let err = |e: text2sql_engine::Error| SourceError(e.to_string());
         let ids = self.engine.encode_prompt(prompt).map_err(err)?;
+        // 256 new tokens at most, fewer when the prompt leaves less room in the context.
+        let room = self.engine.config().max_position_embeddings.saturating_sub(ids.len());
+        if room == 0 {
+            return Err(SourceError(format!("the prompt ({} tokens) fills the model's context", ids.len())));
+        }
         let req = text2sql_engine::GenerateRequest {
             adapter: self.adapter.clone(),
-            ..text2sql_engine::GenerateRequest::greedy(ids, 256)
+            ..text2sql_engine::GenerateRequest::greedy(ids, 256.min(room))
         };
         let seq = self.engine.generate(vec![req]).map_err(err)?.pop().ok_or_else(|| SourceError("no output".into()))?;
         seq.generated_text(&self.engine.tokenizer).map_err(err)
