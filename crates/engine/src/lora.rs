@@ -160,7 +160,7 @@ pub struct AdapterConfig {
 pub struct LoraWeights {
     /// Aᵀ, shape `[in_features, r]`.
     pub a_t: Tensor,
-    /// Bᵀ, shape `[r, out_features]`.
+    /// Bᵀ·scale, shape `[r, out_features]`.
     pub b_t: Tensor,
     /// `alpha / r` (or `alpha / √r` with rsLoRA).
     pub scale: f64,
@@ -280,7 +280,8 @@ impl LoraAdapter {
             check(&a, "lora_A", [target.r, in_f])?;
             check(&b, "lora_B", [out_f, target.r])?;
             let a_t = a.to_dtype(DType::F32)?.t()?.contiguous()?;
-            let b_t = b.to_dtype(DType::F32)?.t()?.contiguous()?;
+            // The scale is folded into Bᵀ once here: one tensor op less per layer and row group.
+            let b_t = (b.to_dtype(DType::F32)?.t()? * target.scale)?.contiguous()?;
             weights.insert((layer, proj), LoraWeights { a_t, b_t, scale: target.scale });
         }
         if let Some(extra) = by_module.keys().min() {
@@ -521,16 +522,16 @@ impl Routing {
         Ok(Routing { groups })
     }
 
-    /// Adds the LoRA contribution of layer `id` to `y = x·Wᵀ` for every routed row.
+    /// Adds the LoRA contribution `(x·Aᵀ)·(Bᵀ·scale)` of layer `id` to `y = x·Wᵀ` for every
+    /// routed row.
     pub fn apply(&self, id: LinearId, x: &Tensor, mut y: Tensor) -> candle_core::Result<Tensor> {
         for (adapter, rows, all) in &self.groups {
             let Some(w) = adapter.get(id) else { continue };
             if *all {
-                let delta = (x.matmul(&w.a_t)?.matmul(&w.b_t)? * w.scale)?;
-                y = (y + delta)?;
+                y = (y + x.matmul(&w.a_t)?.matmul(&w.b_t)?)?;
             } else {
                 let xs = x.index_select(rows, 0)?;
-                let delta = (xs.matmul(&w.a_t)?.matmul(&w.b_t)? * w.scale)?;
+                let delta = xs.matmul(&w.a_t)?.matmul(&w.b_t)?;
                 y = y.index_add(rows, &delta, 0)?;
             }
         }
