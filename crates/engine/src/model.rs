@@ -56,8 +56,12 @@ impl RmsNorm {
         Ok(Self { weight: vb.get(size, "weight")?, eps: eps as f32 })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::rms_norm(x, &self.weight, self.eps)
+    fn forward(&self, x: &Tensor, differentiable: bool) -> Result<Tensor> {
+        if differentiable {
+            candle_nn::ops::rms_norm_slow(x, &self.weight, self.eps)
+        } else {
+            candle_nn::ops::rms_norm(x, &self.weight, self.eps)
+        }
     }
 }
 
@@ -84,10 +88,19 @@ impl RotaryEmbedding {
     }
 
     /// Rotates `x` of shape `[heads, len, head_dim]` for positions `pos..pos+len`.
-    fn apply(&self, x: &Tensor, pos: usize) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor, pos: usize, differentiable: bool) -> Result<Tensor> {
         let len = x.dim(1)?;
         let cos = self.cos.narrow(0, pos, len)?;
         let sin = self.sin.narrow(0, pos, len)?;
+        if differentiable {
+            // x·cos + rotate_half(x)·sin with plain tensor ops, so gradients flow.
+            let half = x.dim(2)? / 2;
+            let (x1, x2) = (x.narrow(2, 0, half)?, x.narrow(2, half, half)?);
+            let rotated = Tensor::cat(&[&x2.neg()?, &x1], 2)?;
+            let cos = Tensor::cat(&[&cos, &cos], 1)?.unsqueeze(0)?;
+            let sin = Tensor::cat(&[&sin, &sin], 1)?.unsqueeze(0)?;
+            return x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?;
+        }
         candle_nn::rotary_emb::rope(&x.unsqueeze(0)?.contiguous()?, &cos, &sin)?.squeeze(0)
     }
 }
@@ -167,8 +180,8 @@ impl Attention {
             let heads = |t: &Tensor, n: usize| -> Result<Tensor> {
                 t.narrow(0, seg.offset, len)?.reshape((len, n, hd))?.transpose(0, 1)?.contiguous()
             };
-            let qs = rope.apply(&heads(&q, nh)?, seg.pos)?;
-            let ks = rope.apply(&heads(&k, nkv)?, seg.pos)?;
+            let qs = rope.apply(&heads(&q, nh)?, seg.pos, batch.differentiable)?;
+            let ks = rope.apply(&heads(&k, nkv)?, seg.pos, batch.differentiable)?;
             let vs = heads(&v, nkv)?;
             let (k_all, v_all) = match cache.kv.take() {
                 Some((pk, pv)) => (Tensor::cat(&[&pk, &ks], 1)?, Tensor::cat(&[&pv, &vs], 1)?),
@@ -183,7 +196,11 @@ impl Attention {
             if let Some(mask) = attention_mask(len, seg.pos, total, self.window, x.device())? {
                 att = att.reshape((nkv, n_rep, len, total))?.broadcast_add(&mask)?.reshape((nkv, n_rep * len, total))?;
             }
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
+            let att = if batch.differentiable {
+                candle_nn::ops::softmax(&att, D::Minus1)?
+            } else {
+                candle_nn::ops::softmax_last_dim(&att)?
+            };
             let out = att.matmul(&v_all)?; // [nkv, n_rep*len, hd]
             let out = out.reshape((nh, len, hd))?.transpose(0, 1)?.reshape((len, nh * hd))?;
             outs.push(out);
@@ -267,10 +284,10 @@ impl DecoderLayer {
         rope: &RotaryEmbedding,
         routing: &Routing,
     ) -> Result<Tensor> {
-        let h = self.input_layernorm.forward(x)?;
+        let h = self.input_layernorm.forward(x, batch.differentiable)?;
         let h = self.self_attn.forward(&h, batch, caches, rope, routing)?;
         let x = (x + h)?;
-        let h = self.post_attention_layernorm.forward(&x)?;
+        let h = self.post_attention_layernorm.forward(&x, batch.differentiable)?;
         let h = self.mlp.forward(&h, routing)?;
         x + h
     }
@@ -297,6 +314,7 @@ struct Segment {
 
 struct BatchLayout {
     segments: Vec<Segment>,
+    differentiable: bool,
 }
 
 /// A Llama/Mistral/Qwen2 causal language model.
@@ -308,6 +326,7 @@ pub struct Model {
     lm_head: Linear,
     rotary: RotaryEmbedding,
     cfg: Config,
+    differentiable: bool,
 }
 
 impl Model {
@@ -325,7 +344,14 @@ impl Model {
             Linear::new(cfg.hidden_size, cfg.vocab_size, false, None, vb.pp("lm_head"))?
         };
         let rotary = RotaryEmbedding::new(cfg, vb.device())?;
-        Ok(Self { embed_tokens, layers, norm, lm_head, rotary, cfg: cfg.clone() })
+        Ok(Self { embed_tokens, layers, norm, lm_head, rotary, cfg: cfg.clone(), differentiable: false })
+    }
+
+    /// Use only operations with gradients (RMSNorm, RoPE and softmax as plain tensor ops)
+    /// so LoRA weights held in `Var`s can be trained; slower, same results up to float
+    /// rounding. Off by default (fused inference kernels).
+    pub fn set_differentiable(&mut self, on: bool) {
+        self.differentiable = on;
     }
 
     /// The resolved configuration.
@@ -369,7 +395,7 @@ impl Model {
             rows.extend(std::iter::repeat_n(inp.adapter, inp.tokens.len()));
         }
         let routing = Routing::new(&rows).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let batch = BatchLayout { segments };
+        let batch = BatchLayout { segments, differentiable: self.differentiable };
         let n = ids.len();
         let mut x = self.embed_tokens.forward(&Tensor::from_vec(ids, n, &dev)?)?;
         for (li, layer) in self.layers.iter().enumerate() {
@@ -394,7 +420,7 @@ impl Model {
         }
         let m = picked.len();
         let h = x.index_select(&Tensor::from_vec(picked, m, &dev)?, 0)?;
-        let h = self.norm.forward(&h)?;
+        let h = self.norm.forward(&h, self.differentiable)?;
         let logits = self.lm_head.forward(&h, &Routing::default())?.to_dtype(DType::F32)?;
         let mut out = Vec::with_capacity(counts.len());
         let mut start = 0;

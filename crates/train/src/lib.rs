@@ -1,0 +1,140 @@
+//! LoRA training on candle autograd: the base model stays frozen (plain tensors), the LoRA
+//! matrices are `Var`s named exactly as PEFT names them, and the forward pass is the engine's
+//! own model in differentiable mode — one model implementation for inference and training.
+//!
+//! This crate holds the core (trainable adapter, masked next-token loss, AdamW step, PEFT
+//! save); the `text2sql train` command, data loading, schedules and checkpoints build on it.
+#![deny(missing_docs)]
+
+use candle_core::{DType, Device, Tensor, Var};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::collections::HashMap;
+use std::path::Path;
+use text2sql_engine::lora::{AdapterConfig, LoraAdapter, Proj};
+use text2sql_engine::model::{KvCache, Model, SegmentInput};
+use text2sql_engine::Config;
+
+/// Training errors.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// The engine refused the adapter or model.
+    #[error(transparent)]
+    Engine(#[from] text2sql_engine::Error),
+    /// Writing the adapter failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A training example cannot be used.
+    #[error("{0}")]
+    Example(String),
+}
+
+/// Result type of this crate.
+pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// LoRA matrices being trained, keyed by their PEFT tensor names
+/// (`base_model.model.<module>.lora_{A,B}.weight`).
+pub struct TrainableLora {
+    /// The adapter configuration saved with the weights.
+    pub config: AdapterConfig,
+    vars: Vec<(String, Var)>,
+    cfg: Config,
+}
+
+impl TrainableLora {
+    /// New LoRA weights for `targets` on every layer: A uniform in ±1/√in (PEFT's Kaiming-uniform
+    /// bound with a=√5), B zero, so training starts from the base model exactly.
+    pub fn new(cfg: &Config, config: AdapterConfig, targets: &[Proj], seed: u64) -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let r = config.r;
+        let mut vars = Vec::new();
+        for l in 0..cfg.num_layers {
+            for &p in targets {
+                let (i, o) = p.dims(cfg);
+                let m = p.module_path(l);
+                let bound = 1.0 / (i as f32).sqrt();
+                let a: Vec<f32> = (0..r * i).map(|_| rng.random_range(-bound..bound)).collect();
+                let a = Var::from_tensor(&Tensor::from_vec(a, (r, i), &Device::Cpu)?)?;
+                let b = Var::zeros((o, r), DType::F32, &Device::Cpu)?;
+                vars.push((format!("base_model.model.{m}.lora_A.weight"), a));
+                vars.push((format!("base_model.model.{m}.lora_B.weight"), b));
+            }
+        }
+        Ok(Self { config, vars, cfg: cfg.clone() })
+    }
+
+    /// The trainable variables (for the optimiser).
+    pub fn vars(&self) -> Vec<Var> {
+        self.vars.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Named variables, PEFT names.
+    pub fn named_vars(&self) -> &[(String, Var)] {
+        &self.vars
+    }
+
+    /// An adapter whose weights are connected to the variables in the autograd graph.
+    pub fn adapter(&self) -> Result<LoraAdapter> {
+        let tensors: HashMap<String, Tensor> = self.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        Ok(LoraAdapter::from_tensors("training", Path::new("<training>"), Path::new("<training>"), self.config.clone(), tensors, &self.cfg)?)
+    }
+
+    /// Writes a PEFT adapter directory: `adapter_config.json` + `adapter_model.safetensors`.
+    pub fn save_peft(&self, dir: &Path, base_model: &str, target_names: &[&str]) -> Result<()> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| TrainError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let tensors: HashMap<String, Tensor> =
+            self.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
+        candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))?;
+        let config = serde_json::json!({
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "base_model_name_or_path": base_model,
+            "r": self.config.r,
+            "lora_alpha": self.config.lora_alpha,
+            "lora_dropout": 0.0,
+            "use_rslora": self.config.use_rslora,
+            "target_modules": target_names,
+            "bias": "none",
+            "fan_in_fan_out": false,
+            "inference_mode": true,
+        });
+        let path = dir.join("adapter_config.json");
+        let text = serde_json::to_string_pretty(&config).map_err(|e| TrainError::Example(e.to_string()))?;
+        std::fs::write(&path, text).map_err(io(&path))?;
+        Ok(())
+    }
+}
+
+/// Mean next-token cross-entropy over the positions whose *target* token is marked in
+/// `loss_mask` (`loss_mask[i]` = token `i` is part of the response). The model must be in
+/// differentiable mode for gradients to reach the adapter.
+pub fn masked_loss(model: &Model, adapter: &std::sync::Arc<LoraAdapter>, ids: &[u32], loss_mask: &[bool]) -> Result<Tensor> {
+    if ids.len() < 2 || ids.len() != loss_mask.len() {
+        return Err(TrainError::Example(format!("need ≥ 2 tokens and one mask flag per token ({} / {})", ids.len(), loss_mask.len())));
+    }
+    let targets: Vec<u32> = (1..ids.len()).filter(|&i| loss_mask[i]).map(|i| ids[i]).collect();
+    let rows: Vec<u32> = (1..ids.len()).filter(|&i| loss_mask[i]).map(|i| (i - 1) as u32).collect();
+    if targets.is_empty() {
+        return Err(TrainError::Example("no response token to learn from".into()));
+    }
+    let mut cache: KvCache = model.new_cache();
+    let input = ids[..ids.len() - 1].to_vec();
+    let logits = model
+        .forward(&[SegmentInput { tokens: &input, adapter: Some(adapter), all_logits: true }], &mut [&mut cache])?
+        .remove(0);
+    let n = rows.len();
+    let picked = logits.index_select(&Tensor::from_vec(rows, n, &Device::Cpu)?, 0)?;
+    let targets = Tensor::from_vec(targets, n, &Device::Cpu)?;
+    Ok(candle_nn::loss::cross_entropy(&picked, &targets)?)
+}
