@@ -6,6 +6,8 @@
 //! save); the `text2sql train` command, data loading, schedules and checkpoints build on it.
 #![deny(missing_docs)]
 
+pub mod trainer;
+
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::HashMap;
