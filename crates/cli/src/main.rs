@@ -25,6 +25,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Prepare training data (Alpaca JSONL).
     Data(commands::data::Args),
+    /// Train a LoRA adapter (CPU, frozen base; PEFT output).
+    Train(commands::train::Args),
     /// Generate text with a model (and optionally a LoRA adapter), like TGI's POST /generate.
     Generate(commands::generate::Args),
     /// Measure speed (JSON output).
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Publish(args) => commands::publish::run(args),
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
         Command::Data(args) => commands::data::run(args).map(|()| 0),
+        Command::Train(args) => commands::train::run(args).map(|()| 0),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Bench(cmd) => commands::bench::run(cmd).map(|()| 0),
     };

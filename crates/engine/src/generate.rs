@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::lora::LoraAdapter;
-use crate::model::{log_softmax, KvCache, Model, SegmentInput};
+use crate::model::{log_softmax, KvCache, Logits, Model, SegmentInput};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::tokenizer::{IncrementalDecoder, Tokenizer};
 use serde::Serialize;
@@ -263,7 +263,7 @@ pub fn step(
     let inputs: Vec<SegmentInput<'_>> = plans
         .iter()
         .enumerate()
-        .map(|(k, plan)| SegmentInput { tokens: &token_slices[k], adapter: adapters[k].as_ref(), all_logits: plan.4 })
+        .map(|(k, plan)| SegmentInput { tokens: &token_slices[k], adapter: adapters[k].as_ref(), logits: if plan.4 { Logits::All } else { Logits::Last } })
         .collect();
     // `active` is ascending, so the caches come out in the same order as `plans`.
     let mut caches: Vec<&mut KvCache> = seqs

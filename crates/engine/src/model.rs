@@ -301,8 +301,20 @@ pub struct SegmentInput<'a> {
     pub tokens: &'a [u32],
     /// Its adapter, if any.
     pub adapter: Option<&'a Arc<LoraAdapter>>,
-    /// Return logits for every new position (prefill logprobs), not only the last.
-    pub all_logits: bool,
+    /// Which positions of this segment need logits.
+    pub logits: Logits<'a>,
+}
+
+/// Which positions of a segment get logits (the `lm_head` over the vocabulary is the most
+/// expensive layer for small models, so only what is needed is computed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits<'a> {
+    /// The last position (decoding).
+    Last,
+    /// Every position (prefill logprobs).
+    All,
+    /// These positions, relative to the segment's first new token (training targets).
+    Rows(&'a [usize]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -366,7 +378,7 @@ impl Model {
 
     /// Runs one forward pass over a ragged batch and appends the new keys/values to each
     /// sequence's cache. Returns, per segment, logits `[n, vocab]` in f32: for every new
-    /// position when `all_logits`, else for the last one only (`n = 1`).
+    /// position asked for by each segment's [`Logits`] (`n` rows, in order).
     pub fn forward(&self, inputs: &[SegmentInput<'_>], caches: &mut [&mut KvCache]) -> Result<Vec<Tensor>> {
         if inputs.len() != caches.len() {
             candle_core::bail!("forward: {} segments but {} caches", inputs.len(), caches.len());
@@ -410,12 +422,22 @@ impl Model {
         let mut picked = Vec::new();
         let mut counts = Vec::new();
         for (seg, inp) in batch.segments.iter().zip(inputs) {
-            if inp.all_logits {
-                picked.extend((seg.offset..seg.offset + seg.len).map(|i| i as u32));
-                counts.push(seg.len);
-            } else {
-                picked.push((seg.offset + seg.len - 1) as u32);
-                counts.push(1);
+            match inp.logits {
+                Logits::All => {
+                    picked.extend((seg.offset..seg.offset + seg.len).map(|i| i as u32));
+                    counts.push(seg.len);
+                }
+                Logits::Last => {
+                    picked.push((seg.offset + seg.len - 1) as u32);
+                    counts.push(1);
+                }
+                Logits::Rows(rows) => {
+                    if let Some(&bad) = rows.iter().find(|&&r| r >= seg.len) {
+                        candle_core::bail!("logit row {bad} is outside a segment of {} tokens", seg.len);
+                    }
+                    picked.extend(rows.iter().map(|&r| (seg.offset + r) as u32));
+                    counts.push(rows.len());
+                }
             }
         }
         let m = picked.len();

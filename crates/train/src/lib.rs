@@ -13,7 +13,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::Path;
 use text2sql_engine::lora::{AdapterConfig, LoraAdapter, Proj};
-use text2sql_engine::model::{KvCache, Model, SegmentInput};
+use text2sql_engine::model::{KvCache, Logits, Model, SegmentInput};
 use text2sql_engine::Config;
 
 /// Training errors.
@@ -133,7 +133,7 @@ pub fn masked_loss(model: &Model, adapter: &std::sync::Arc<LoraAdapter>, ids: &[
     let mut cache: KvCache = model.new_cache();
     let input = ids[..ids.len() - 1].to_vec();
     let logits = model
-        .forward(&[SegmentInput { tokens: &input, adapter: Some(adapter), all_logits: true }], &mut [&mut cache])?
+        .forward(&[SegmentInput { tokens: &input, adapter: Some(adapter), logits: Logits::All }], &mut [&mut cache])?
         .remove(0);
     let n = rows.len();
     let picked = logits.index_select(&Tensor::from_vec(rows, n, &Device::Cpu)?, 0)?;

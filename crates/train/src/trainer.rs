@@ -8,7 +8,7 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use text2sql_engine::model::{Model, SegmentInput};
+use text2sql_engine::model::{Logits, Model, SegmentInput};
 use text2sql_engine::Tokenizer;
 
 /// One tokenised training example: `mask[i]` marks tokens the model must learn (the response).
@@ -135,27 +135,23 @@ impl AdamW {
 /// Sum of per-token cross-entropies over the masked positions of a ragged batch (one forward
 /// pass), and the number of those tokens.
 pub fn batch_loss_sum(model: &Model, adapter: &Arc<text2sql_engine::LoraAdapter>, batch: &[&Example]) -> Result<(Tensor, usize)> {
+    // Logits only where a response token is predicted: position i-1 predicts token i.
     let inputs: Vec<Vec<u32>> = batch.iter().map(|e| e.ids[..e.ids.len() - 1].to_vec()).collect();
-    let segs: Vec<SegmentInput<'_>> =
-        inputs.iter().map(|t| SegmentInput { tokens: t, adapter: Some(adapter), all_logits: true }).collect();
-    let mut caches: Vec<_> = batch.iter().map(|_| model.new_cache()).collect();
-    let mut refs: Vec<_> = caches.iter_mut().collect();
-    let logits = model.forward(&segs, &mut refs)?;
-    let (mut rows, mut targets) = (Vec::new(), Vec::new());
-    for (e, l) in batch.iter().zip(&logits) {
-        let picked: Vec<u32> = (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| (i - 1) as u32).collect();
-        if picked.is_empty() {
-            continue;
-        }
-        targets.extend((1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| e.ids[i]));
-        let n = picked.len();
-        rows.push(l.index_select(&Tensor::from_vec(picked, n, &Device::Cpu)?, 0)?);
-    }
+    let rows: Vec<Vec<usize>> = batch.iter().map(|e| (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| i - 1).collect()).collect();
+    let targets: Vec<u32> = batch.iter().flat_map(|e| (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| e.ids[i])).collect();
     if targets.is_empty() {
         return Err(TrainError::Example("batch has no response tokens".into()));
     }
+    let segs: Vec<SegmentInput<'_>> = inputs
+        .iter()
+        .zip(&rows)
+        .map(|(t, r)| SegmentInput { tokens: t, adapter: Some(adapter), logits: Logits::Rows(r) })
+        .collect();
+    let mut caches: Vec<_> = batch.iter().map(|_| model.new_cache()).collect();
+    let mut refs: Vec<_> = caches.iter_mut().collect();
+    let parts = model.forward(&segs, &mut refs)?;
     let n = targets.len();
-    let logits = Tensor::cat(&rows, 0)?;
+    let logits = Tensor::cat(&parts, 0)?;
     let logp = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?;
     let picked = logp.gather(&Tensor::from_vec(targets, (n, 1), &Device::Cpu)?, 1)?;
     Ok((picked.sum_all()?.neg()?, n))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use text2sql_engine::config::{Arch, Config, RopeScaling};
 use text2sql_engine::lora::{LoraAdapter, Proj};
-use text2sql_engine::model::{KvCache, Model, SegmentInput};
+use text2sql_engine::model::{KvCache, Logits, Model, SegmentInput};
 use text2sql_engine::random::{random_adapter, random_model};
 
 /// `text2sql bench` subcommands.
@@ -83,7 +83,7 @@ fn measure(model: &Model, adapters: &[Option<Arc<LoraAdapter>>], prompt_len: usi
         let inputs: Vec<SegmentInput> = rows
             .iter()
             .zip(adapters)
-            .map(|(p, a)| SegmentInput { tokens: p, adapter: a.as_ref(), all_logits: false })
+            .map(|(p, a)| SegmentInput { tokens: p, adapter: a.as_ref(), logits: Logits::Last })
             .collect();
         let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
         model.forward(&inputs, &mut refs)?;

@@ -8,3 +8,4 @@ pub mod eval;
 pub mod generate;
 pub mod publish;
 pub mod serve;
+pub mod train;
