@@ -229,7 +229,7 @@ fn split(fams: &[&Family], n: usize, seed: u64, name: &str) -> Result<(Vec<Examp
         let ddl: Arc<str> = Arc::from(vs.ddl.as_str());
         let script: Arc<str> = Arc::from(inst.script.as_str());
         let tables: Vec<String> = vs.tables.iter().map(|t| t.name.trim_matches('"').to_lowercase()).collect();
-        let per = rng.random_range(3..=6usize);
+        let per = rng.random_range(2..=4usize);
         let mut got = 0;
         for _ in 0..per * 3 {
             if got >= per || out.len() >= n {

@@ -1,6 +1,6 @@
 //! Question phrasings per template. Placeholders: {P} plural noun, {S} singular noun,
 //! {C} column label, {V} value, {V2} second value, {N} number, {A}/{B} range ends, {K} count,
-//! {W} flag words, {T} time phrase, {cP}/{cS}/{cC} child table, {pP}/{pS}/{pC} parent table.
+//! {Cs} plural column label, {W} flag words, {T} time phrase, {cP}/{cS}/{cC} child table, {pP}/{pS}/{pC} parent table.
 
 /// (key, template kind, phrasings).
 pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
@@ -70,7 +70,7 @@ pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
         "Count the {P} whose {C} is {V}.",
         "What is the number of {P} with a {C} of {V}?",
     ]),
-    ("sum", "aggregate", &["What is the total {C} of all {P}?", "Sum up the {C} across {P}.", "What do the {P} add up to in {C}?"]),
+    ("sum", "aggregate", &["What is the total {C} of all {P}?", "Sum up the {C} across {P}.", "What is the combined {C} of all {P}?"]),
     ("avg", "aggregate", &["What is the average {C} of {P}?", "What's the mean {C} across all {P}?", "On average, what {C} do {P} have?"]),
     ("max", "aggregate", &["What is the highest {C} among {P}?", "What's the maximum {C} of any {S}?", "Find the largest {C} recorded for {P}."]),
     ("min", "aggregate", &["What is the lowest {C} among {P}?", "What's the minimum {C} of any {S}?", "Find the smallest {C} recorded for {P}."]),
@@ -87,7 +87,7 @@ pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
     ("having", "having", &[
         "Which {C} values have more than {K} {P}?",
         "List every {C} shared by more than {K} {P}.",
-        "Find the {C}s with over {K} {P}.",
+        "Find the {Cs} with over {K} {P}.",
     ]),
     ("top_desc", "order_limit", &[
         "What are the top {K} {P} by {C}?",
@@ -102,7 +102,7 @@ pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
     ("top_one", "order_limit", &["Which {S} has the highest {C}?", "Show the {S} with the largest {C}.", "Which {S} has the greatest {C}?"]),
     ("sorted", "order_limit", &["List all {P} sorted by {C} from highest to lowest.", "Show {P} ordered by {C}, largest first."]),
     ("distinct", "distinct", &[
-        "What are the different {C}s of the {P}?",
+        "What are the different {Cs} of the {P}?",
         "List each distinct {C} among {P}.",
         "Which {C} values occur for {P}?",
     ]),

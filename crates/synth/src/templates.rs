@@ -62,6 +62,14 @@ struct Ctx<'a> {
 fn is_num(c: &VCol) -> bool {
     matches!(c.spec.role, Role::Amount(..) | Role::Int(..))
 }
+/// Numbers it makes sense to add up or average (not years).
+fn is_summable(c: &VCol) -> bool {
+    match c.spec.role {
+        Role::Amount(..) => true,
+        Role::Int(lo, _) => lo < 1800,
+        _ => false,
+    }
+}
 fn is_cat(c: &VCol) -> bool {
     matches!(c.spec.role, Role::Cat(_))
 }
@@ -211,7 +219,7 @@ fn build(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
 fn base_vars(x: &mut Ctx<'_>, t: usize, c: usize) -> Vec<(&'static str, String)> {
     let n = x.noun(t);
     let l = x.label(t, c);
-    vec![("P", plural(&n)), ("S", n), ("C", l)]
+    vec![("P", plural(&n)), ("S", n), ("Cs", plural(&l)), ("C", l)]
 }
 
 fn simple_cat(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
@@ -253,7 +261,7 @@ fn simple_cat(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
 }
 
 fn numeric(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
-    let (t, c) = x.pick_col(is_num)?;
+    let (t, c) = x.pick_col(if matches!(key, "sum" | "avg") { is_summable } else { is_num })?;
     let mut vars = base_vars(x, t, c);
     let (tn, cn) = (x.tn(t).to_string(), x.cn(t, c).to_string());
     let d = x.disp(t);
@@ -290,7 +298,7 @@ fn numeric(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
 
 fn num_by_cat(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     let (t, c) = x.pick_col(is_cat)?;
-    let n = x.pick_col_in(t, is_num)?;
+    let n = x.pick_col_in(t, is_summable)?;
     let noun = x.noun(t);
     let (cl, nl) = (x.label(t, c), x.label(t, n));
     let (tn, cn, nn) = (x.tn(t).to_string(), x.cn(t, c).to_string(), x.cn(t, n).to_string());
@@ -446,7 +454,7 @@ fn join(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
         }
         "join_count" => format!("SELECT {pa_}.{pd}, COUNT(*) FROM {from} GROUP BY {pa_}.{pk}"),
         "join_sum" => {
-            let c = x.pick_col_in(ch, is_num)?;
+            let c = x.pick_col_in(ch, is_summable)?;
             let l = x.label(ch, c);
             vars.push(("cC", l));
             format!("SELECT {pa_}.{pd}, SUM({ca}.{}) FROM {from} GROUP BY {pa_}.{pk}", x.cn(ch, c))

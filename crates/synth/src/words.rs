@@ -51,7 +51,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("department", &["dept", "division"]),
     ("departments", &["depts", "divisions"]),
     ("date", &["dt", "day"]),
-    ("name", &["nm", "label", "title"]),
+    ("name", &["nm"]),
     ("price", &["cost", "amt"]),
     ("category", &["cat", "type", "class"]),
     ("status", &["state", "stat"]),
