@@ -160,11 +160,28 @@ impl Ctx<'_> {
     }
 }
 
+/// "a" before a vowel sound becomes "an" ("an order date", but "a user").
+fn articles(s: &str) -> String {
+    let words: Vec<&str> = s.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(|n| n.trim_start_matches(['\'', '"']).to_lowercase()).unwrap_or_default();
+        let vowel = next.starts_with(['a', 'e', 'i', 'o']) || (next.starts_with('u') && !next.starts_with("us") && !next.starts_with("uni"));
+        match *w {
+            "a" if vowel => out.push("an".into()),
+            "A" if vowel => out.push("An".into()),
+            _ => out.push(w.to_string()),
+        }
+    }
+    out.join(" ")
+}
+
 fn fill(tpl: &str, vars: &[(&str, String)]) -> String {
     let mut s = tpl.to_string();
     for (k, v) in vars {
         s = s.replace(&format!("{{{k}}}"), v);
     }
+    let s = articles(&s);
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
@@ -478,4 +495,27 @@ fn join(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
         _ => return None,
     };
     Some((vars, sql))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_and_articles() {
+        assert_eq!(plural("country"), "countries");
+        assert_eq!(plural("day"), "days");
+        assert_eq!(plural("status"), "statuses");
+        assert_eq!(plural("staff member"), "staff members");
+        assert_eq!(plural("person"), "people");
+        assert_eq!(fill("Which {P} have a {C} above {N}?", &[("P", "orders".into()), ("C", "order total".into()), ("N", "5".into())]), "Which orders have an order total above 5?");
+        assert_eq!(articles("a user and a unit and a item"), "a user and a unit and an item");
+    }
+
+    #[test]
+    fn nice_thresholds() {
+        assert_eq!(nice(12345.0), 12000.0);
+        assert_eq!(nice(47.4), 47.0);
+        assert_eq!(nice(3.14), 3.1);
+    }
 }

@@ -108,8 +108,13 @@ pub fn quote_if_needed(s: &str) -> String {
     }
 }
 
-fn singular_ident(name: &str) -> String {
-    if let Some(s) = name.strip_suffix("ies") {
+/// Singular of a table identifier (`branches` → `branch`, `categories` → `category`).
+pub fn singular_ident(name: &str) -> String {
+    if name.ends_with("vies") || name.ends_with("kies") {
+        name[..name.len() - 1].to_string()
+    } else if ["ches", "shes", "xes", "sses"].iter().any(|e| name.ends_with(e)) {
+        name[..name.len() - 2].to_string()
+    } else if let Some(s) = name.strip_suffix("ies") {
         format!("{s}y")
     } else if name.ends_with("ss") || name.ends_with("us") {
         name.to_string()
@@ -295,4 +300,16 @@ fn render_ddl(tables: &[VTable], rng: &mut StdRng) -> String {
         }
     }
     out.join(if pretty { "\n\n" } else { "\n" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::singular_ident;
+
+    #[test]
+    fn singulars() {
+        for (p, s) in [("branches", "branch"), ("categories", "category"), ("movies", "movie"), ("boxes", "box"), ("orders", "order"), ("staff", "staff"), ("addresses", "address")] {
+            assert_eq!(singular_ident(p), s);
+        }
+    }
 }

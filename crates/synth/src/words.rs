@@ -42,7 +42,7 @@ pub fn pool(name: &str) -> Option<&'static [&'static str]> {
 /// Word-level synonyms for renaming identifiers (real words people use in schemas).
 pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("customer", &["client", "buyer", "cust"]),
-    ("customers", &["clients", "buyers", "custs"]),
+    ("customers", &["clients", "buyers"]),
     ("employee", &["emp", "staff", "worker"]),
     ("employees", &["emps", "staff", "workers"]),
     ("amount", &["amt", "value", "total"]),
@@ -54,7 +54,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("name", &["nm"]),
     ("price", &["cost", "amt"]),
     ("category", &["cat", "type", "class"]),
-    ("status", &["state", "stat"]),
+    ("status", &["state"]),
     ("description", &["descr", "details"]),
     ("address", &["addr", "street"]),
     ("product", &["prod", "item", "article"]),
@@ -65,7 +65,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("transactions", &["txns", "ledger_entries"]),
     ("account", &["acct", "acc"]),
     ("accounts", &["accts", "bank_accounts"]),
-    ("total", &["tot", "sum"]),
+    ("total", &["tot"]),
     ("salary", &["pay", "wage", "compensation"]),
     ("count", &["cnt", "num"]),
     ("minutes", &["mins"]),
@@ -75,8 +75,8 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("pct", &["percent", "percentage"]),
     ("phone", &["telephone", "tel", "mobile"]),
     ("email", &["email_address", "mail"]),
-    ("first", &["given", "fore"]),
-    ("last", &["family", "sur"]),
+    ("first", &["given"]),
+    ("last", &["family"]),
     ("year", &["yr"]),
     ("rate", &["rt", "tariff"]),
     ("balance", &["bal"]),
@@ -96,7 +96,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ("weight", &["wt", "mass"]),
     ("cost", &["price", "expense"]),
     ("fee", &["charge", "fees"]),
-    ("duration", &["length", "dur"]),
+    ("duration", &["length"]),
     ("revenue", &["sales", "turnover"]),
 ];
 
@@ -108,5 +108,6 @@ pub const RESERVED: &[&str] = &[
     "order", "group", "select", "from", "where", "table", "index", "key", "by", "to", "as", "and", "or", "not", "in",
     "is", "null", "default", "check", "primary", "references", "foreign", "unique", "values", "case", "when", "limit",
     "offset", "union", "all", "distinct", "join", "on", "having", "into", "set", "create", "no", "date", "desc", "asc",
-    "user", "level", "position", "day", "value", "result", "state", "class", "type", "first", "last", "label", "title",
+    "user", "level", "transaction", "match", "release", "abort", "commit", "begin", "end", "trigger", "view", "row",
+    "rows", "range", "filter", "window", "temp", "replace", "plan", "action", "position", "day", "value", "result", "state", "class", "type", "first", "last", "label", "title",
 ];
