@@ -148,7 +148,7 @@ pub fn choose_val(fams: &[Family], sel: &ValFamilies, seed: u64) -> Result<Vec<S
                 return Err(SynthError::Option { flag: "--val_families".into(), message: format!("count must be in 1..{}, got {n}", ids.len()) });
             }
             let mut v = ids.clone();
-            v.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5eed_0f_fa));
+            v.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5eed_0ffa));
             v.truncate(*n);
             v.sort();
             v

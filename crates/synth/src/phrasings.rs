@@ -106,6 +106,25 @@ pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
         "List each distinct {C} among {P}.",
         "Which {C} values occur for {P}?",
     ]),
+    ("count_distinct", "distinct", &[
+        "How many different {Cs} do the {P} have?",
+        "Count the distinct {Cs} across all {P}.",
+        "Across how many different {Cs} are the {P} spread?",
+    ]),
+    ("eq_and_gt", "filter_and", &[
+        "List the {P} with {C2} {V} and a {C} above {N}.",
+        "Which {P} whose {C2} is {V} have {C} greater than {N}?",
+        "Show {P} in {C2} {V} where the {C} exceeds {N}.",
+    ]),
+    ("eq_or", "filter_and", &[
+        "Which {P} have {C2} {V} or a {C} below {N}?",
+        "List {P} whose {C2} is {V}, or whose {C} is less than {N}.",
+    ]),
+    ("above_avg", "subquery", &[
+        "Which {P} have a {C} above the average?",
+        "List the {P} whose {C} is higher than the average {C}.",
+        "Show {P} with an above-average {C}.",
+    ]),
     ("join_filter", "join", &[
         "List the {cP} of {pP} whose {pC} is {V}.",
         "Which {cP} belong to a {pS} with {pC} {V}?",
@@ -125,6 +144,16 @@ pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
         "What is the total {cC} of {cP} for each {pS}?",
         "For every {pS}, add up the {cC} of its {cP}.",
         "Show each {pS} with the sum of {cC} over its {cP}.",
+    ]),
+    ("join_cat_avg", "join_group", &[
+        "What is the average {cC} of {cP} per {pC}?",
+        "For each {pC}, what is the mean {cC} of the {cP}?",
+        "Break down the average {cC} of {cP} by {pS} {pC}.",
+    ]),
+    ("join_top", "join_group", &[
+        "Which {pS} has the most {cP}?",
+        "Find the {pS} with the largest number of {cP}.",
+        "Which {pS} is linked to the most {cP}?",
     ]),
     ("month", "date_month", &[
         "Which {P} have a {C} in {T}?",

@@ -217,7 +217,15 @@ type Built = (Vec<(&'static str, String)>, String);
 
 fn build(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     match key {
-        "eq" | "count_eq" | "in" | "distinct" | "group_count" | "having" => simple_cat(key, x),
+        "eq" | "count_eq" | "in" | "distinct" | "count_distinct" | "group_count" | "having" => simple_cat(key, x),
+        "eq_and_gt" | "eq_or" => two_conditions(key, x),
+        "above_avg" => {
+            let (t, c) = x.pick_col(is_summable)?;
+            let vars = base_vars(x, t, c);
+            let (tn, cn) = (x.tn(t).to_string(), x.cn(t, c).to_string());
+            let dn = x.cn(t, x.disp(t)).to_string();
+            Some((vars, format!("SELECT {dn}, {cn} FROM {tn} WHERE {cn} > (SELECT AVG({cn}) FROM {tn})")))
+        }
         "gt" | "lt" | "between" | "sum" | "avg" | "max" | "min" | "top_desc" | "top_asc" | "top_one" | "sorted" => numeric(key, x),
         "sum_where" | "avg_where" | "group_sum" | "group_avg" => num_by_cat(key, x),
         "starts" | "contains" => like(key, x),
@@ -256,6 +264,7 @@ fn simple_cat(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
             format!("SELECT {dn} FROM {tn} WHERE {cn} IN ({}, {})", v.sql(), w.sql())
         }
         "distinct" => format!("SELECT DISTINCT {cn} FROM {tn}"),
+        "count_distinct" => format!("SELECT COUNT(DISTINCT {cn}) FROM {tn}"),
         "group_count" => format!("SELECT {cn}, COUNT(*) FROM {tn} GROUP BY {cn}"),
         _ => {
             // having: a threshold some group exceeds
@@ -330,6 +339,27 @@ fn num_by_cat(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
             vars.extend([("C", cl), ("N", nl)]);
             format!("SELECT {cn}, {}({nn}) FROM {tn} GROUP BY {cn}", if key == "group_sum" { "SUM" } else { "AVG" })
         }
+    };
+    Some((vars, sql))
+}
+
+fn two_conditions(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
+    let (t, c) = x.pick_col(is_cat)?;
+    let n = x.pick_col_in(t, is_num)?;
+    // Take both literals from one row so that the AND has an answer.
+    let rows: Vec<&Vec<Val>> = x.inst.rows[t].iter().filter(|r| r[c] != Val::Null && r[n] != Val::Null).collect();
+    let row = (*rows.choose(x.rng)?).clone();
+    let v = row[c].clone();
+    let thr = nice(row[n].num()? * if key == "eq_and_gt" { 0.8 } else { 1.2 });
+    let noun = x.noun(t);
+    let (cl, nl) = (x.label(t, c), x.label(t, n));
+    let (tn, cn, nn) = (x.tn(t).to_string(), x.cn(t, c).to_string(), x.cn(t, n).to_string());
+    let dn = x.cn(t, x.disp(t)).to_string();
+    let vars = vec![("P", plural(&noun)), ("S", noun), ("C2", cl), ("V", shown(&v)), ("C", nl), ("N", fmt_num(thr))];
+    let sql = if key == "eq_and_gt" {
+        format!("SELECT {dn} FROM {tn} WHERE {cn} = {} AND {nn} > {}", v.sql(), fmt_num(thr))
+    } else {
+        format!("SELECT {dn} FROM {tn} WHERE {cn} = {} OR {nn} < {}", v.sql(), fmt_num(thr))
     };
     Some((vars, sql))
 }
@@ -469,6 +499,15 @@ fn join(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
             vars.extend([("cC", l), ("V", shown(&v))]);
             format!("SELECT DISTINCT {pa_}.{pd} FROM {from} WHERE {ca}.{} = {}", x.cn(ch, c), v.sql())
         }
+        "join_cat_avg" => {
+            let pc = x.pick_col_in(pa, is_cat)?;
+            let c = x.pick_col_in(ch, is_summable)?;
+            let (pl, cl) = (x.label(pa, pc), x.label(ch, c));
+            vars.extend([("pC", pl), ("cC", cl)]);
+            let pcn = x.cn(pa, pc).to_string();
+            format!("SELECT {pa_}.{pcn}, AVG({ca}.{}) FROM {from} GROUP BY {pa_}.{pcn}", x.cn(ch, c))
+        }
+        "join_top" => format!("SELECT {pa_}.{pd} FROM {from} GROUP BY {pa_}.{pk} ORDER BY COUNT(*) DESC LIMIT 1"),
         "join_count" => format!("SELECT {pa_}.{pd}, COUNT(*) FROM {from} GROUP BY {pa_}.{pk}"),
         "join_sum" => {
             let c = x.pick_col_in(ch, is_summable)?;
@@ -516,6 +555,6 @@ mod tests {
     fn nice_thresholds() {
         assert_eq!(nice(12345.0), 12000.0);
         assert_eq!(nice(47.4), 47.0);
-        assert_eq!(nice(3.14), 3.1);
+        assert_eq!(nice(3.24), 3.2);
     }
 }

@@ -221,7 +221,7 @@ pub fn make(fam: &Family, others: &[&Family], rng: &mut StdRng) -> VSchema {
             };
             let mut name = quote_if_needed(&namer.render(&words));
             if cols.iter().any(|x| x.name.eq_ignore_ascii_case(&name)) {
-                name = quote_if_needed(&namer.render(&[c.name.clone()]));
+                name = quote_if_needed(&namer.render(&c.name.split('_').map(String::from).collect::<Vec<_>>()));
                 if cols.iter().any(|x| x.name.eq_ignore_ascii_case(&name)) {
                     continue;
                 }
