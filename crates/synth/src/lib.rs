@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod handwritten;
 pub mod instance;
 pub mod phrasings;
 pub mod templates;

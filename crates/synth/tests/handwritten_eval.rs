@@ -13,6 +13,24 @@ struct Row {
     sql: String,
 }
 
+/// eval/handwritten.alpaca.jsonl (for `text2sql eval --input`) is exactly the conversion of
+/// handwritten.jsonl; regenerate with `REGENERATE=1 cargo test -p text2sql-synth --test handwritten_eval`.
+#[test]
+fn alpaca_copy_is_up_to_date() {
+    let dir = text2sql_synth::handwritten::eval_dir();
+    let rows = text2sql_synth::handwritten::alpaca(dir).unwrap();
+    let mut s = String::new();
+    for r in &rows {
+        s.push_str(&serde_json::to_string(r).unwrap());
+        s.push('\n');
+    }
+    let p = dir.join("handwritten.alpaca.jsonl");
+    if std::env::var_os("REGENERATE").is_some() {
+        std::fs::write(&p, &s).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&p).unwrap_or_default(), s, "{} is stale; regenerate it", p.display());
+}
+
 #[test]
 fn handwritten_gold_sql_runs_on_generated_instances() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eval");
@@ -35,6 +53,7 @@ fn handwritten_gold_sql_runs_on_generated_instances() {
         n += 1;
         nonempty += usize::from(verdict.n_nonempty > 0);
     }
+    println!("{n} questions on {} schemas; {nonempty} return rows on some generated instance", schemas.len());
     assert!(n >= 100, "{n} questions");
     assert!(schemas.len() >= 8, "{} schemas", schemas.len());
     assert!(nonempty * 10 >= n * 8, "only {nonempty} of {n} gold queries returned rows on some instance");
