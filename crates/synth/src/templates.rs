@@ -176,6 +176,15 @@ fn articles(s: &str) -> String {
     out.join(" ")
 }
 
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        // Keep acronyms ("GPA", "MRR") and the pronoun "I" as they are.
+        Some(f) if !c.clone().next().is_some_and(|n| n.is_uppercase()) => f.to_lowercase().collect::<String>() + c.as_str(),
+        _ => s.to_string(),
+    }
+}
+
 fn fill(tpl: &str, vars: &[(&str, String)]) -> String {
     let mut s = tpl.to_string();
     for (k, v) in vars {
@@ -204,7 +213,14 @@ pub fn instantiate(key: &'static str, s: &VSchema, inst: &Instance, rng: &mut St
     let mut x = Ctx { s, inst, rng };
     let (vars, sql) = build(key, &mut x)?;
     let idx = x.rng.random_range(0..phr.len());
-    let question = fill(phr[idx], &vars);
+    let mut question = fill(phr[idx], &vars);
+    // People type questions casually: sometimes no capital, sometimes no final punctuation.
+    if x.rng.random_bool(0.12) {
+        question = lower_first(&question);
+    }
+    if x.rng.random_bool(0.15) {
+        question = question.trim_end_matches(['?', '.']).to_string();
+    }
     // "How many ..." phrasings of row-listing templates count the rows instead.
     let sql = match sql.split_once(" FROM ") {
         Some((_, rest)) if phr[idx].starts_with("How many") && !sql.contains("COUNT(") => format!("SELECT COUNT(*) FROM {rest}"),
