@@ -253,3 +253,32 @@ fn eval_internal_with_the_in_process_engine() {
     let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     assert_eq!(words(recorded), words(&text), "example 0 should carry the engine's output");
 }
+
+/// `data synth`: same seed, same bytes; the val file (held-out families) and the hand-written
+/// set feed `eval internal` directly; a bad --val_families names the flag.
+#[test]
+fn data_synth_is_deterministic_and_feeds_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let stdout = run_ok(
+            bin().args(["data", "synth", "--n_train", "60", "--n_val", "20", "--seed", "3", "--val_families", "clinic,airline", "--out_dir"]).arg(out),
+        );
+        assert!(stdout.contains("60 train examples"), "{stdout}");
+    }
+    for f in ["train.jsonl", "val.jsonl", "stats.json"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+    }
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(a.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["val_families"], serde_json::json!(["airline", "clinic"]));
+    let rdir = dir.path().join("reports");
+    run_ok(bin().args(["eval", "internal", "--mock", "-q", "--val_path"]).arg(a.join("val.jsonl")).arg("--out_dir").arg(&rdir));
+    assert_eq!(rate(&report(&rdir, "internal"), "exact_match"), 1.0);
+    let hand = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../synth/eval/handwritten.alpaca.jsonl");
+    let hdir = dir.path().join("hand");
+    run_ok(bin().args(["eval", "internal", "--mock", "-q", "--val_path"]).arg(&hand).arg("--out_dir").arg(&hdir));
+    assert_eq!(rate(&report(&hdir, "internal"), "exact_match"), 1.0);
+    let bad = bin().args(["data", "synth", "--n_train", "5", "--n_val", "5", "--val_families", "nope", "--out_dir"]).arg(dir.path().join("c")).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--val_families"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
