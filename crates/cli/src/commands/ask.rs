@@ -196,7 +196,11 @@ pub fn run(a: Args) -> Result<()> {
         Generator::Fixed(s) => s.trim().to_string(),
         _ => ask::extract_sql(&raw),
     };
-    println!("{sql}");
+    if sql.is_empty() {
+        eprintln!("warning: the generation held no SQL (raw: {raw:?})");
+    } else {
+        println!("{sql}");
+    }
 
     let report = SqlReport::check(&sql, &schema);
     match &report.parse_error {
@@ -215,6 +219,9 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     if a.execute {
+        if sql.is_empty() {
+            bail!("--execute: nothing to run, there is no SQL");
+        }
         let db = db.as_mut().context("--execute needs --db")?;
         let limits = ExecLimits { max_rows: a.max_rows, timeout: Duration::from_millis(a.timeout_ms) };
         let table = db.execute(&sql, &limits).context("--execute")?;
