@@ -29,6 +29,8 @@ enum Command {
     Train(commands::train::Args),
     /// Generate text with a model (and optionally a LoRA adapter), like TGI's POST /generate.
     Generate(commands::generate::Args),
+    /// Ask a question in plain language: SQL from a schema file or a live database (--execute runs it read-only).
+    Ask(commands::ask::Args),
     /// Measure speed (JSON output).
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Data(args) => commands::data::run(args).map(|()| 0),
         Command::Train(args) => commands::train::run(args).map(|()| 0),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
+        Command::Ask(args) => commands::ask::run(args).map(|()| 0),
         Command::Bench(cmd) => commands::bench::run(cmd).map(|()| 0),
     };
     match result {

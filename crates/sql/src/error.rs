@@ -21,6 +21,12 @@ pub enum SqlError {
     /// A query ran past its time budget.
     #[error("query timed out after {0} ms")]
     Timeout(u64),
+    /// A query was refused before execution (`ask --execute` runs only one read-only query).
+    #[error("{0}")]
+    Refused(String),
+    /// PostgreSQL refused or failed (connection, introspection or a query).
+    #[error("postgres: {0}")]
+    Postgres(String),
     /// Spider's parser (our port of process_sql.py) rejected the SQL.
     #[error("spider parser: {0}")]
     Spider(String),

@@ -3,6 +3,7 @@
 //! execution accuracy on SQLite and semantic accuracy on generated databases.
 
 pub mod adherence;
+pub mod ask;
 pub mod data;
 pub mod error;
 pub mod eval;

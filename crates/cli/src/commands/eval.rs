@@ -136,7 +136,7 @@ impl Common {
 
 /// HF_TOKEN, else the huggingface_hub token file ($HF_TOKEN_PATH, $HF_HOME/token or
 /// ~/.cache/huggingface/token). Never printed.
-fn hf_token() -> Option<String> {
+pub(crate) fn hf_token() -> Option<String> {
     if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
         return Some(t.trim().to_string());
     }
