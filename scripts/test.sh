@@ -10,4 +10,10 @@ export TEXT2SQL_SEED_PYTHON="$PWD/.venv-seed/bin/python"
 # The official client must never reach the real Hub from tests, and must use plain LFS (not Xet).
 export HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1
 
+# PostgreSQL server for the read-only `ask` tests (they print SKIP if it cannot be installed).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+    || echo "test.sh: could not install postgresql; its tests will be skipped" >&2
+fi
+
 cargo test --workspace --all-targets "$@"
