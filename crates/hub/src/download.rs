@@ -110,6 +110,24 @@ fn download_online(client: &HubClient, cache: &Path, repo_id: &str, revision: &s
     if !tag.exists() {
         let _ = std::fs::write(&tag, "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by text2sql-hub.\n");
     }
+    // Progress over the bytes still to download (drawn only when stderr is a terminal).
+    let missing: u64 = tree
+        .iter()
+        .filter(|e| e.kind == "file")
+        .map(|e| match &e.lfs {
+            Some(l) => (l.oid.clone(), l.size),
+            None => (e.oid.clone(), e.size),
+        })
+        .filter(|(etag, size)| std::fs::metadata(blobs.join(etag)).map(|m| m.len() != *size).unwrap_or(true))
+        .map(|(_, size)| size)
+        .sum();
+    let pb = indicatif::ProgressBar::new(missing);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(format!("downloading {repo_id}"));
     for entry in tree.iter().filter(|e| e.kind == "file") {
         crate::upload::validate_path_in_repo(&entry.path)?;
         let (etag, size) = match &entry.lfs {
@@ -121,10 +139,11 @@ fn download_online(client: &HubClient, cache: &Path, repo_id: &str, revision: &s
         }
         let blob = blobs.join(&etag);
         if !blob.is_file() || std::fs::metadata(&blob).map(|m| m.len()).unwrap_or(u64::MAX) != size {
-            fetch_blob(client, repo_id, &sha, &entry.path, &blob, size, entry.lfs.is_some(), &etag)?;
+            fetch_blob(client, repo_id, &sha, &entry.path, &blob, size, entry.lfs.is_some(), &etag, &pb)?;
         }
         link_snapshot_file(&snap, &entry.path, &etag)?;
     }
+    pb.finish_and_clear();
     if revision != sha {
         let refs = repo_dir.join("refs");
         let ref_file = refs.join(revision);
@@ -146,6 +165,7 @@ fn fetch_blob(
     size: u64,
     is_lfs: bool,
     etag: &str,
+    pb: &indicatif::ProgressBar,
 ) -> Result<(), HubError> {
     let tmp = blob.with_extension("incomplete");
     let mut out = std::fs::File::create(&tmp).map_err(|e| HubError::io(&tmp, e))?;
@@ -168,6 +188,7 @@ fn fetch_blob(
             sha256.update(&buf[..n]);
             gitsha.update(&buf[..n]);
             written += n as u64;
+            pb.inc(n as u64);
         }
     }
     out.sync_all().map_err(|e| HubError::io(&tmp, e))?;
