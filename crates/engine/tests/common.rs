@@ -56,3 +56,47 @@ pub fn copy_dir(src: &std::path::Path) -> tempfile::TempDir {
     }
     dst
 }
+
+/// Compares a generated sequence with a reference run: ids, finish reason and text exactly;
+/// logprobs, prefill logprobs and top-token logprobs within `tol` (alternatives may swap places
+/// only when their logprobs tie within it). Returns the largest logprob difference seen.
+pub fn check_run(what: &str, run: &Run, seq: &text2sql_engine::Sequence, engine: &text2sql_engine::Engine, tol: f32) -> f32 {
+    use text2sql_engine::FinishReason;
+    let mut max = 0f32;
+    let mut close = |ours: f32, theirs: f32, label: &dyn Fn() -> String| {
+        let d = (ours - theirs).abs();
+        max = max.max(d);
+        assert!(d < tol, "{what}: {}: ours {ours} vs reference {theirs}", label());
+    };
+    let ids: Vec<u32> = seq.tokens.iter().map(|t| t.id).collect();
+    assert_eq!(ids, run.generated_ids, "{what}: generated ids");
+    for (j, (t, &lp)) in seq.tokens.iter().zip(&run.logprobs).enumerate() {
+        close(t.logprob, lp, &|| format!("logprob of token {j}"));
+    }
+    let finish = match seq.finish {
+        Some(FinishReason::Length) => "length",
+        Some(FinishReason::EosToken) => "eos_token",
+        Some(FinishReason::StopSequence) => "stop_sequence",
+        None => "unfinished",
+    };
+    assert_eq!(finish, run.finish_reason, "{what}: finish reason");
+    assert_eq!(seq.prefill.len(), run.prefill_logprobs.len(), "{what}: prefill length");
+    for (i, (p, r)) in seq.prefill.iter().zip(&run.prefill_logprobs).enumerate() {
+        assert_eq!(p.id, run.input_ids[i], "{what}: prefill id {i}");
+        match (p.logprob, r) {
+            (None, None) => {}
+            (Some(a), Some(b)) => close(a, *b, &|| format!("prefill logprob {i}")),
+            (a, b) => panic!("{what}: prefill logprob {i}: ours {a:?} vs reference {b:?}"),
+        }
+    }
+    assert_eq!(seq.top_tokens.len(), run.top_tokens.len(), "{what}: top_tokens length");
+    for (j, (ours, theirs)) in seq.top_tokens.iter().zip(&run.top_tokens).enumerate() {
+        assert_eq!(ours.len(), theirs.len(), "{what}: top_n at step {j}");
+        for (k, (o, t)) in ours.iter().zip(theirs).enumerate() {
+            close(o.logprob, t.1, &|| format!("top token {k} at step {j} (ids {} vs {})", o.id, t.0));
+        }
+    }
+    let text = seq.generated_text(&engine.tokenizer).expect("decode");
+    assert_eq!(text, run.generated_text, "{what}: generated text");
+    max
+}

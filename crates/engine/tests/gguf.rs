@@ -14,7 +14,7 @@ use common::{fixtures, Run};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use text2sql_engine::{Engine, Error, FinishReason, GenerateRequest, Sequence};
+use text2sql_engine::{Engine, Error, GenerateRequest, Sequence};
 
 /// Logprob tolerance. We dequantise to the same float32 weights as transformers, so only the
 /// summation order differs: observed max |difference| 4.9e-5 over the tiny files and 3.8e-5 for
@@ -61,14 +61,6 @@ fn load_expected(name: &str) -> Expected {
 #[derive(Default)]
 struct MaxDiff(f32);
 
-impl MaxDiff {
-    fn check(&mut self, ours: f32, theirs: f32, tol: f32, what: impl FnOnce() -> String) {
-        let d = (ours - theirs).abs();
-        assert!(d <= tol, "{}: ours {ours} vs reference {theirs} (|diff| {d} > {tol})", what());
-        self.0 = self.0.max(d);
-    }
-}
-
 fn check_tokenize(exp: &Expected, engine: &Engine) {
     for t in &exp.tokenize {
         let ids = engine.encode_prompt(&t.text).expect("encode");
@@ -84,37 +76,7 @@ fn check_tokenize(exp: &Expected, engine: &Engine) {
 
 fn check_run(exp: &Expected, run: &Run, seq: &Sequence, engine: &Engine, tol: f32, max: &mut MaxDiff) {
     let what = format!("{} / prompt {:?}", exp.case, &run.prompt[..run.prompt.len().min(40)]);
-    let ids: Vec<u32> = seq.tokens.iter().map(|t| t.id).collect();
-    assert_eq!(ids, run.generated_ids, "{what}: generated ids");
-    for (j, (t, &lp)) in seq.tokens.iter().zip(&run.logprobs).enumerate() {
-        max.check(t.logprob, lp, tol, || format!("{what}: logprob of token {j}"));
-    }
-    let finish = match seq.finish {
-        Some(FinishReason::Length) => "length",
-        Some(FinishReason::EosToken) => "eos_token",
-        Some(FinishReason::StopSequence) => "stop_sequence",
-        None => "unfinished",
-    };
-    assert_eq!(finish, run.finish_reason, "{what}: finish reason");
-    assert_eq!(seq.prefill.len(), run.prefill_logprobs.len(), "{what}: prefill length");
-    for (i, (p, r)) in seq.prefill.iter().zip(&run.prefill_logprobs).enumerate() {
-        assert_eq!(p.id, run.input_ids[i], "{what}: prefill id {i}");
-        match (p.logprob, r) {
-            (None, None) => {}
-            (Some(a), Some(b)) => max.check(a, *b, tol, || format!("{what}: prefill logprob {i}")),
-            (a, b) => panic!("{what}: prefill logprob {i}: ours {a:?} vs reference {b:?}"),
-        }
-    }
-    assert_eq!(seq.top_tokens.len(), run.top_tokens.len(), "{what}: top_tokens length");
-    for (j, (ours, theirs)) in seq.top_tokens.iter().zip(&run.top_tokens).enumerate() {
-        assert_eq!(ours.len(), theirs.len(), "{what}: top_n at step {j}");
-        for (k, (o, t)) in ours.iter().zip(theirs).enumerate() {
-            // Alternatives may swap places only when their logprobs tie within tolerance.
-            max.check(o.logprob, t.1, tol, || format!("{what}: top token {k} at step {j} (ids {} vs {})", o.id, t.0));
-        }
-    }
-    let text = seq.generated_text(&engine.tokenizer).expect("decode");
-    assert_eq!(text, run.generated_text, "{what}: generated text");
+    max.0 = max.0.max(common::check_run(&what, run, seq, engine, tol));
 }
 
 /// Loads `path`, checks token ids and every run; returns the largest logprob difference.

@@ -7,7 +7,7 @@ mod common;
 use common::{fixtures, load_expected, Run};
 use std::collections::HashMap;
 use std::sync::Arc;
-use text2sql_engine::{Engine, FinishReason, GenerateRequest, LoraAdapter, Sequence};
+use text2sql_engine::{Engine, GenerateRequest, LoraAdapter, Sequence};
 
 const TOL: f32 = 1e-4;
 
@@ -22,40 +22,7 @@ fn request(run: &Run, top_n: usize, max_new_tokens: usize, adapters: &HashMap<St
 
 fn check_run(case: &str, label: &str, run: &Run, seq: &Sequence, engine: &Engine) {
     let what = format!("{case} / {} / {label} / prompt {:?}", run.adapter.as_deref().unwrap_or("base"), &run.prompt[..run.prompt.len().min(30)]);
-    let ids: Vec<u32> = seq.tokens.iter().map(|t| t.id).collect();
-    assert_eq!(ids, run.generated_ids, "{what}: generated ids");
-    for (j, (t, &lp)) in seq.tokens.iter().zip(&run.logprobs).enumerate() {
-        assert!((t.logprob - lp).abs() < TOL, "{what}: logprob of token {j}: ours {} vs reference {lp}", t.logprob);
-    }
-    let finish = match seq.finish {
-        Some(FinishReason::Length) => "length",
-        Some(FinishReason::EosToken) => "eos_token",
-        Some(FinishReason::StopSequence) => "stop_sequence",
-        None => "unfinished",
-    };
-    assert_eq!(finish, run.finish_reason, "{what}: finish reason");
-    assert_eq!(seq.prefill.len(), run.prefill_logprobs.len(), "{what}: prefill length");
-    for (i, (p, r)) in seq.prefill.iter().zip(&run.prefill_logprobs).enumerate() {
-        assert_eq!(p.id, run.input_ids[i], "{what}: prefill id {i}");
-        match (p.logprob, r) {
-            (None, None) => {}
-            (Some(a), Some(b)) => assert!((a - b).abs() < TOL, "{what}: prefill logprob {i}: ours {a} vs reference {b}"),
-            (a, b) => panic!("{what}: prefill logprob {i}: ours {a:?} vs reference {b:?}"),
-        }
-    }
-    assert_eq!(seq.top_tokens.len(), run.top_tokens.len(), "{what}: top_tokens length");
-    for (j, (ours, theirs)) in seq.top_tokens.iter().zip(&run.top_tokens).enumerate() {
-        for (k, (o, t)) in ours.iter().zip(theirs).enumerate() {
-            // Alternatives may swap places only when their logprobs tie within tolerance.
-            if o.id != t.0 {
-                assert!((o.logprob - t.1).abs() < TOL, "{what}: top token {k} at step {j}: ours {} vs {}", o.id, t.0);
-            } else {
-                assert!((o.logprob - t.1).abs() < TOL, "{what}: top logprob {k} at step {j}: {} vs {}", o.logprob, t.1);
-            }
-        }
-    }
-    let text = seq.generated_text(&engine.tokenizer).expect("decode");
-    assert_eq!(text, run.generated_text, "{what}: generated text");
+    common::check_run(&what, run, seq, engine, TOL);
 }
 
 fn check_case(case: &str) {
