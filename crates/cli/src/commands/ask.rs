@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use text2sql_engine::{Engine, GenerateRequest, LoraAdapter};
+use text2sql_engine::{Engine, LoraAdapter};
 use text2sql_sql::ask::{self, Db, DbUrl, ExecLimits, SqlReport};
 use text2sql_sql::eval::source::{EndpointSource, PredictionSource};
 use text2sql_sql::Schema;
@@ -136,16 +136,9 @@ impl Generator {
         match self {
             Generator::Fixed(s) => Ok(s.clone()),
             Generator::Endpoint(src) => src.predict(0, prompt, "").map_err(|e| anyhow::anyhow!("{e}")),
-            Generator::Engine { engine, adapter } => {
-                let ids = engine.encode_prompt(prompt)?;
-                let room = engine.config().max_position_embeddings.saturating_sub(ids.len());
-                if room == 0 {
-                    bail!("the prompt ({} tokens) fills the model's context; trim the schema (--max_tables)", ids.len());
-                }
-                let req = GenerateRequest { adapter: adapter.clone(), ..GenerateRequest::greedy(ids, max_new_tokens.min(room)) };
-                let seq = engine.generate(vec![req])?.pop().context("the engine returned no output")?;
-                Ok(seq.generated_text(&engine.tokenizer)?)
-            }
+            Generator::Engine { engine, adapter } => engine
+                .complete_greedy(prompt, adapter.as_ref(), max_new_tokens)
+                .context("generating (if the prompt fills the context, trim the schema with --max_tables)"),
         }
     }
 }

@@ -224,19 +224,8 @@ impl PredictionSource for EngineSource {
     }
 
     fn predict(&self, _: usize, prompt: &str, _: &str) -> std::result::Result<String, text2sql_sql::eval::source::SourceError> {
-        use text2sql_sql::eval::source::SourceError;
-        let err = |e: text2sql_engine::Error| SourceError(e.to_string());
-        let ids = self.engine.encode_prompt(prompt).map_err(err)?;
-        // 256 new tokens at most, fewer when the prompt leaves less room in the context.
-        let room = self.engine.config().max_position_embeddings.saturating_sub(ids.len());
-        if room == 0 {
-            return Err(SourceError(format!("the prompt ({} tokens) fills the model's context", ids.len())));
-        }
-        let req = text2sql_engine::GenerateRequest {
-            adapter: self.adapter.clone(),
-            ..text2sql_engine::GenerateRequest::greedy(ids, 256.min(room))
-        };
-        let seq = self.engine.generate(vec![req]).map_err(err)?.pop().ok_or_else(|| SourceError("no output".into()))?;
-        seq.generated_text(&self.engine.tokenizer).map_err(err)
+        self.engine
+            .complete_greedy(prompt, self.adapter.as_ref(), 256)
+            .map_err(|e| text2sql_sql::eval::source::SourceError(e.to_string()))
     }
 }
