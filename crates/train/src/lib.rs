@@ -13,7 +13,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::Path;
 use text2sql_engine::lora::{AdapterConfig, LoraAdapter, Proj};
-use text2sql_engine::model::{KvCache, Logits, Model, SegmentInput};
+use text2sql_engine::model::Model;
 use text2sql_engine::Config;
 
 /// Training errors.
@@ -40,6 +40,12 @@ pub enum TrainError {
 
 /// Result type of this crate.
 pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// Maps an I/O error to [`TrainError::Io`] naming `path`.
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
+    let path = path.display().to_string();
+    move |source| TrainError::Io { path, source }
+}
 
 /// LoRA matrices being trained, keyed by their PEFT tensor names
 /// (`base_model.model.<module>.lora_{A,B}.weight`).
@@ -90,11 +96,7 @@ impl TrainableLora {
 
     /// Writes a PEFT adapter directory: `adapter_config.json` + `adapter_model.safetensors`.
     pub fn save_peft(&self, dir: &Path, base_model: &str, target_names: &[&str]) -> Result<()> {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| TrainError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let tensors: HashMap<String, Tensor> =
             self.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))?;
@@ -113,7 +115,7 @@ impl TrainableLora {
         });
         let path = dir.join("adapter_config.json");
         let text = serde_json::to_string_pretty(&config).map_err(|e| TrainError::Example(e.to_string()))?;
-        std::fs::write(&path, text).map_err(io(&path))?;
+        std::fs::write(&path, text).map_err(io_err(&path))?;
         Ok(())
     }
 }
@@ -125,18 +127,7 @@ pub fn masked_loss(model: &Model, adapter: &std::sync::Arc<LoraAdapter>, ids: &[
     if ids.len() < 2 || ids.len() != loss_mask.len() {
         return Err(TrainError::Example(format!("need ≥ 2 tokens and one mask flag per token ({} / {})", ids.len(), loss_mask.len())));
     }
-    let targets: Vec<u32> = (1..ids.len()).filter(|&i| loss_mask[i]).map(|i| ids[i]).collect();
-    let rows: Vec<u32> = (1..ids.len()).filter(|&i| loss_mask[i]).map(|i| (i - 1) as u32).collect();
-    if targets.is_empty() {
-        return Err(TrainError::Example("no response token to learn from".into()));
-    }
-    let mut cache: KvCache = model.new_cache();
-    let input = ids[..ids.len() - 1].to_vec();
-    let logits = model
-        .forward(&[SegmentInput { tokens: &input, adapter: Some(adapter), logits: Logits::All }], &mut [&mut cache])?
-        .remove(0);
-    let n = rows.len();
-    let picked = logits.index_select(&Tensor::from_vec(rows, n, &Device::Cpu)?, 0)?;
-    let targets = Tensor::from_vec(targets, n, &Device::Cpu)?;
-    Ok(candle_nn::loss::cross_entropy(&picked, &targets)?)
+    let example = trainer::Example { ids: ids.to_vec(), mask: loss_mask.to_vec() };
+    let (sum, n) = trainer::batch_loss_sum(model, adapter, &[&example])?;
+    Ok((sum / n as f64)?)
 }

@@ -283,17 +283,13 @@ impl<'a> Trainer<'a> {
 
     /// Saves LoRA weights, optimiser moments and the data position into `dir`.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        let io = |p: &Path| {
-            let path = p.display().to_string();
-            move |source| TrainError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::create_dir_all(dir).map_err(crate::io_err(dir))?;
         let tensors: HashMap<String, Tensor> =
             self.lora.named_vars().iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         candle_core::safetensors::save(&tensors, dir.join("lora.safetensors"))?;
         self.opt.save(&dir.join("optimizer.safetensors"))?;
         let state = serde_json::to_string_pretty(&self.state).map_err(|e| TrainError::Example(e.to_string()))?;
-        std::fs::write(dir.join("state.json"), state).map_err(io(&dir.join("state.json")))?;
+        std::fs::write(dir.join("state.json"), state).map_err(crate::io_err(&dir.join("state.json")))?;
         Ok(())
     }
 
@@ -306,7 +302,7 @@ impl<'a> Trainer<'a> {
         }
         self.opt.load(&dir.join("optimizer.safetensors"))?;
         let path = dir.join("state.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| TrainError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(crate::io_err(&path))?;
         self.state = serde_json::from_str(&text).map_err(|e| TrainError::Example(format!("{}: {e}", path.display())))?;
         Ok(())
     }
