@@ -127,6 +127,11 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// OpenAI's `usage` object.
+fn usage(prompt_tokens: usize, completion_tokens: usize) -> Value {
+    json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens})
+}
+
 fn chat_finish(f: FinishReason) -> &'static str {
     match f {
         FinishReason::EosToken => "stop",
@@ -229,8 +234,7 @@ pub async fn chat_completions(State(state): State<AppState>, Json(req): Json<Cha
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": end.generated_text},
                                  "logprobs": if want_logprobs { logprobs_json(&end) } else { Value::Null },
                                  "finish_reason": chat_finish(end.finish_reason)}],
-                    "usage": {"prompt_tokens": end.input_length, "completion_tokens": end.tokens.len(),
-                              "total_tokens": end.input_length + end.tokens.len()},
+                    "usage": usage(end.input_length, end.tokens.len()),
                 });
                 (headers, Json(body)).into_response()
             }
@@ -271,7 +275,7 @@ pub async fn chat_completions(State(state): State<AppState>, Json(req): Json<Cha
                     let c = chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": content}, "logprobs": null, "finish_reason": chat_finish(end.finish_reason)}]), Value::Null);
                     yield Ok(Event::default().data(c.to_string()));
                     if include_usage {
-                        let u = json!({"prompt_tokens": end.input_length, "completion_tokens": end.tokens.len(), "total_tokens": end.input_length + end.tokens.len()});
+                        let u = usage(end.input_length, end.tokens.len());
                         yield Ok(Event::default().data(chunk(json!([]), u).to_string()));
                     }
                     break;
@@ -347,7 +351,7 @@ pub async fn completions(State(state): State<AppState>, Json(req): Json<Completi
         let body = json!({
             "object": "text_completion", "id": "", "created": now(), "model": model_name,
             "system_fingerprint": fingerprint, "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+            "usage": usage(prompt_tokens, completion_tokens),
         });
         let mut headers = axum::http::HeaderMap::new();
         if let Ok(v) = axum::http::HeaderValue::from_str(&adapter) {
@@ -383,7 +387,7 @@ pub async fn completions(State(state): State<AppState>, Json(req): Json<Completi
                     Ok(InferStreamResponse::End(end)) => {
                         let text = end.tokens.last().filter(|t| !t.special).map(|t| t.text.clone()).unwrap_or_default();
                         let mut c = chunk(index, text, raw_finish(end.finish_reason));
-                        c["usage"] = json!({"prompt_tokens": end.input_length, "completion_tokens": end.tokens.len(), "total_tokens": end.input_length + end.tokens.len()});
+                        c["usage"] = usage(end.input_length, end.tokens.len());
                         yield Ok(Event::default().data(c.to_string()));
                         break;
                     }
