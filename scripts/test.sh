@@ -16,4 +16,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >
     || echo "test.sh: could not install postgresql; its tests will be skipped" >&2
 fi
 
+# Headless Chromium + chromedriver for the web UI test (it prints SKIP if they are missing).
+if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+    || echo "test.sh: could not install chromium; the web UI test will be skipped" >&2
+fi
+
 cargo test --workspace --all-targets "$@"

@@ -155,6 +155,17 @@ pub struct AdapterConfig {
     pub bias: Option<String>,
 }
 
+impl AdapterConfig {
+    /// The layer indices of `layers_to_transform`, or `None` for every layer.
+    pub fn layer_filter(&self) -> Option<Vec<usize>> {
+        match &self.layers_to_transform {
+            Some(LayerIndices::One(i)) => Some(vec![*i]),
+            Some(LayerIndices::Many(v)) if !v.is_empty() => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// The LoRA weights of one linear layer, stored pre-transposed for `x·Aᵀ·Bᵀ`.
 #[derive(Debug, Clone)]
 pub struct LoraWeights {
@@ -176,6 +187,8 @@ pub struct LoraAdapter {
     /// Its `adapter_config.json`.
     pub config: AdapterConfig,
     weights: HashMap<LinearId, LoraWeights>,
+    /// Training only: dropout probability on the LoRA branch's input (PEFT's `lora_dropout`).
+    dropout: f32,
 }
 
 impl LoraAdapter {
@@ -293,7 +306,14 @@ impl LoraAdapter {
                     .into(),
             });
         }
-        Ok(LoraAdapter { name: name.to_string(), path: dir.to_path_buf(), config, weights })
+        Ok(LoraAdapter { name: name.to_string(), path: dir.to_path_buf(), config, weights, dropout: 0.0 })
+    }
+
+    /// Training only: applies dropout with probability `p` to the LoRA branch's input
+    /// (`B·A·dropout(x)`, as PEFT's `lora_dropout`); inference never sets it.
+    pub fn with_dropout(mut self, p: f32) -> Self {
+        self.dropout = p;
+        self
     }
 
     /// The weights for one linear layer, if the adapter targets it.
@@ -375,11 +395,7 @@ impl TargetPlan {
             Some(Patterns::Many(p)) => p.clone(),
             None => vec![],
         };
-        let layer_filter: Option<Vec<usize>> = match &config.layers_to_transform {
-            Some(LayerIndices::One(i)) => Some(vec![*i]),
-            Some(LayerIndices::Many(v)) if !v.is_empty() => Some(v.clone()),
-            _ => None,
-        };
+        let layer_filter = config.layer_filter();
         let rank_keys = compile_patterns(&config.rank_pattern)?;
         let alpha_keys = compile_patterns(&config.alpha_pattern)?;
 
@@ -527,6 +543,13 @@ impl Routing {
     pub fn apply(&self, id: LinearId, x: &Tensor, mut y: Tensor) -> candle_core::Result<Tensor> {
         for (adapter, rows, all) in &self.groups {
             let Some(w) = adapter.get(id) else { continue };
+            let dropped;
+            let x = if adapter.dropout > 0.0 {
+                dropped = candle_nn::ops::dropout(x, adapter.dropout)?;
+                &dropped
+            } else {
+                x
+            };
             if *all {
                 y = (y + x.matmul(&w.a_t)?.matmul(&w.b_t)?)?;
             } else {

@@ -338,7 +338,8 @@ pub struct Model {
     lm_head: Linear,
     rotary: RotaryEmbedding,
     cfg: Config,
-    differentiable: bool,
+    /// First layer run with differentiable ops (`None`: inference kernels everywhere).
+    differentiable_from: Option<usize>,
 }
 
 impl Model {
@@ -356,14 +357,21 @@ impl Model {
             Linear::new(cfg.hidden_size, cfg.vocab_size, false, None, vb.pp("lm_head"))?
         };
         let rotary = RotaryEmbedding::new(cfg, vb.device())?;
-        Ok(Self { embed_tokens, layers, norm, lm_head, rotary, cfg: cfg.clone(), differentiable: false })
+        Ok(Self { embed_tokens, layers, norm, lm_head, rotary, cfg: cfg.clone(), differentiable_from: None })
     }
 
     /// Use only operations with gradients (RMSNorm, RoPE and softmax as plain tensor ops)
     /// so LoRA weights held in `Var`s can be trained; slower, same results up to float
     /// rounding. Off by default (fused inference kernels).
     pub fn set_differentiable(&mut self, on: bool) {
-        self.differentiable = on;
+        self.differentiable_from = on.then_some(0);
+    }
+
+    /// Differentiable ops from layer `first` up only: when no trainable weight sits below
+    /// `first` (LoRA on the upper layers), the frozen lower layers keep the fused kernels and
+    /// backpropagation never enters them.
+    pub fn set_differentiable_from(&mut self, first: usize) {
+        self.differentiable_from = Some(first);
     }
 
     /// The resolved configuration.
@@ -407,10 +415,11 @@ impl Model {
             rows.extend(std::iter::repeat_n(inp.adapter, inp.tokens.len()));
         }
         let routing = Routing::new(&rows).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let batch = BatchLayout { segments, differentiable: self.differentiable };
+        let mut batch = BatchLayout { segments, differentiable: false };
         let n = ids.len();
         let mut x = self.embed_tokens.forward(&Tensor::from_vec(ids, n, &dev)?)?;
         for (li, layer) in self.layers.iter().enumerate() {
+            batch.differentiable = self.differentiable_from.is_some_and(|f| li >= f);
             let mut layer_caches: Vec<LayerCacheRef<'_>> =
                 caches.iter_mut().map(|c| &mut c.layers[li]).collect();
             x = layer.forward(&x, &batch, &mut layer_caches, &self.rotary, &routing)?;
@@ -442,7 +451,7 @@ impl Model {
         }
         let m = picked.len();
         let h = x.index_select(&Tensor::from_vec(picked, m, &dev)?, 0)?;
-        let h = self.norm.forward(&h, self.differentiable)?;
+        let h = self.norm.forward(&h, self.differentiable_from.is_some())?;
         let logits = self.lm_head.forward(&h, &Routing::default())?.to_dtype(DType::F32)?;
         let mut out = Vec::with_capacity(counts.len());
         let mut start = 0;

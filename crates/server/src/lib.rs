@@ -14,6 +14,7 @@ pub mod infer;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod ui;
 pub mod validation;
 
 use axum::extract::{Request, State};
@@ -138,11 +139,16 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(info::metrics))
         .route("/api-doc/openapi.json", get(info::openapi))
         .route("/docs", get(info::docs))
+        .route("/ui/samples", get(ui::list_samples))
+        .route("/ui/run", post(ui::run))
+        .route("/ui/check", post(ui::check))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
     let open = Router::new()
         .route("/health", get(info::health))
         .route("/ping", get(info::health))
-        .route("/", get(info::health));
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/style.css", get(ui::style));
     let limit = state.config.payload_limit;
     protected
         .merge(open)

@@ -54,16 +54,18 @@ pub struct TrainableLora {
     pub config: AdapterConfig,
     vars: Vec<(String, Var)>,
     cfg: Config,
+    /// PEFT's `lora_dropout`, applied during training steps only.
+    pub dropout: f32,
 }
 
 impl TrainableLora {
-    /// New LoRA weights for `targets` on every layer: A uniform in ±1/√in (PEFT's Kaiming-uniform
+    /// New LoRA weights for `targets` on every layer (or the config's `layers_to_transform`): A uniform in ±1/√in (PEFT's Kaiming-uniform
     /// bound with a=√5), B zero, so training starts from the base model exactly.
     pub fn new(cfg: &Config, config: AdapterConfig, targets: &[Proj], seed: u64) -> Result<Self> {
         let mut rng = StdRng::seed_from_u64(seed);
         let r = config.r;
         let mut vars = Vec::new();
-        for l in 0..cfg.num_layers {
+        for l in Self::layers_of(&config, cfg.num_layers) {
             for &p in targets {
                 let (i, o) = p.dims(cfg);
                 let m = p.module_path(l);
@@ -75,7 +77,17 @@ impl TrainableLora {
                 vars.push((format!("base_model.model.{m}.lora_B.weight"), b));
             }
         }
-        Ok(Self { config, vars, cfg: cfg.clone() })
+        Ok(Self { config, vars, cfg: cfg.clone(), dropout: 0.0 })
+    }
+
+    /// The layers that carry LoRA weights: `layers_to_transform`, or all of them.
+    pub fn layers_of(config: &AdapterConfig, num_layers: usize) -> Vec<usize> {
+        config.layer_filter().unwrap_or_else(|| (0..num_layers).collect())
+    }
+
+    /// The lowest layer with LoRA weights (backpropagation stops there).
+    pub fn first_layer(&self) -> usize {
+        Self::layers_of(&self.config, self.cfg.num_layers).into_iter().min().unwrap_or(0)
     }
 
     /// The trainable variables (for the optimiser).
@@ -100,19 +112,22 @@ impl TrainableLora {
         let tensors: HashMap<String, Tensor> =
             self.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))?;
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "peft_type": "LORA",
             "task_type": "CAUSAL_LM",
             "base_model_name_or_path": base_model,
             "r": self.config.r,
             "lora_alpha": self.config.lora_alpha,
-            "lora_dropout": 0.0,
+            "lora_dropout": self.dropout,
             "use_rslora": self.config.use_rslora,
             "target_modules": target_names,
             "bias": "none",
             "fan_in_fan_out": false,
             "inference_mode": true,
         });
+        if self.config.layers_to_transform.is_some() {
+            config["layers_to_transform"] = serde_json::json!(Self::layers_of(&self.config, self.cfg.num_layers));
+        }
         let path = dir.join("adapter_config.json");
         let text = serde_json::to_string_pretty(&config).map_err(|e| TrainError::Example(e.to_string()))?;
         std::fs::write(&path, text).map_err(io_err(&path))?;

@@ -47,9 +47,13 @@ pub struct Args {
     /// LoRA alpha.
     #[arg(long = "lora_alpha", alias = "lora-alpha", default_value_t = 32.0)]
     pub lora_alpha: f64,
-    /// LoRA dropout (only 0 is implemented so far).
+    /// LoRA dropout on the adapter branch's input during training (PEFT's lora_dropout).
     #[arg(long = "lora_dropout", alias = "lora-dropout", default_value_t = 0.0)]
     pub lora_dropout: f64,
+    /// Only these layers get LoRA (PEFT's layers_to_transform): `16-29`, `20,21,22` or
+    /// `top:12`. Backpropagation stops at the lowest one, so upper-layer LoRA trains faster.
+    #[arg(long = "layers_to_transform", alias = "layers-to-transform")]
+    pub layers_to_transform: Option<String>,
     /// Comma-separated projections (q_proj,k_proj,...) or all-linear.
     #[arg(long = "target_modules", alias = "target-modules", default_value = "all-linear")]
     pub target_modules: String,
@@ -131,10 +135,47 @@ fn targets(spec: &str) -> Result<Vec<Proj>> {
         .collect()
 }
 
+/// Step and validation logs plus totals, carried across `--resume` in the checkpoint.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct History {
+    train_log: Vec<serde_json::Value>,
+    val_log: Vec<serde_json::Value>,
+    tokens: usize,
+    wall_s: f64,
+}
+
+/// Parses `--layers_to_transform` for a model of `n` layers.
+fn parse_layers(spec: &str, n: usize) -> Result<Vec<usize>> {
+    let bad = |why: &str| anyhow::anyhow!("--layers_to_transform {spec:?}: {why} (use e.g. 16-29, 20,21,22 or top:12; the model has {n} layers)");
+    let mut out = Vec::new();
+    if let Some(k) = spec.strip_prefix("top:") {
+        let k: usize = k.trim().parse().map_err(|_| bad("not a number after top:"))?;
+        if k == 0 || k > n {
+            return Err(bad("count out of range"));
+        }
+        return Ok((n - k..n).collect());
+    }
+    for part in spec.split(',') {
+        let part = part.trim();
+        let num = |t: &str| t.trim().parse::<usize>().map_err(|_| bad(&format!("{t:?} is not a layer index")));
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(part)?, num(part)?),
+        };
+        if a > b || b >= n {
+            return Err(bad(&format!("{part:?} is out of range")));
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 /// Runs `text2sql train`.
 pub fn run(args: Args) -> Result<()> {
-    if args.lora_dropout != 0.0 {
-        bail!("--lora_dropout {}: only 0 is implemented so far", args.lora_dropout);
+    if !(0.0..1.0).contains(&args.lora_dropout) {
+        bail!("--lora_dropout {}: must be in [0, 1)", args.lora_dropout);
     }
     if args.batch_size == 0 || args.gradient_accumulation_steps == 0 {
         bail!("--batch_size and --gradient_accumulation_steps must be > 0");
@@ -165,13 +206,17 @@ pub fn run(args: Args) -> Result<()> {
         weight_decay: 0.0,
         seed: args.seed,
     };
-    let mut model = engine.model.clone();
-    model.set_differentiable(true);
     let names: Vec<&str> = targets.iter().map(|p| p.name()).collect();
-    let adapter_config = serde_json::from_value(json!({
+    let mut adapter_config = json!({
         "peft_type": "LORA", "r": args.lora_r, "lora_alpha": args.lora_alpha, "target_modules": names,
-    }))?;
-    let lora = TrainableLora::new(engine.config(), adapter_config, &targets, args.seed)?;
+    });
+    if let Some(spec) = &args.layers_to_transform {
+        adapter_config["layers_to_transform"] = json!(parse_layers(spec, engine.config().num_layers)?);
+    }
+    let mut lora = TrainableLora::new(engine.config(), serde_json::from_value(adapter_config)?, &targets, args.seed)?;
+    lora.dropout = args.lora_dropout as f32;
+    let mut model = engine.model.clone();
+    model.set_differentiable_from(lora.first_layer());
     let mut trainer = Trainer::new(&model, lora, cfg)?;
     let ckpt = args.output_dir.join("checkpoint");
     if args.resume {
@@ -192,29 +237,40 @@ pub fn run(args: Args) -> Result<()> {
     );
     bar.set_position(trainer.state.step as u64);
     let started = Instant::now();
-    let (mut log, mut val_log) = (Vec::new(), Vec::new());
-    let mut tokens_total = 0usize;
+    // The logs of earlier pieces of a resumed run, so metrics.json and the curve cover it all.
+    let mut history = History::default();
+    if args.resume {
+        let path = ckpt.join("history.json");
+        if path.is_file() {
+            history = serde_json::from_str(&std::fs::read_to_string(&path)?).with_context(|| format!("reading {}", path.display()))?;
+        }
+    }
+    let earlier_s = history.wall_s;
     let stop_at = args.stop_after_steps.unwrap_or(total_steps).min(total_steps);
     while trainer.state.step < stop_at {
         let t = Instant::now();
         let r = trainer.step(&train)?;
-        tokens_total += r.tokens;
+        history.tokens += r.tokens;
         let tps = r.tokens as f64 / t.elapsed().as_secs_f64();
         bar.set_message(format!("loss {:.4} lr {:.2e} {:.0} tok/s", r.loss, r.lr, tps));
         bar.inc(1);
-        log.push(json!({"step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "tokens_per_s": tps}));
+        history.train_log.push(json!({"step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "tokens_per_s": tps}));
         if !val.is_empty() && (r.step % args.eval_steps == 0 || r.step == total_steps) {
             let vl = trainer.eval_loss(&val)?;
             bar.println(format!("step {}: val loss {vl:.4}", r.step));
-            val_log.push(json!({"step": r.step, "val_loss": vl}));
+            history.val_log.push(json!({"step": r.step, "val_loss": vl}));
         }
         if r.step % args.save_steps == 0 || r.step == stop_at {
             trainer.save_checkpoint(&ckpt)?;
+            history.wall_s = earlier_s + started.elapsed().as_secs_f64();
+            let path = ckpt.join("history.json");
+            std::fs::write(&path, serde_json::to_string(&history)?).with_context(|| format!("writing {}", path.display()))?;
         }
     }
     bar.finish();
     trainer.lora.save_peft(&args.output_dir, &args.base_model_name, &names)?;
-    let wall = started.elapsed().as_secs_f64();
+    let wall = earlier_s + started.elapsed().as_secs_f64();
+    let tokens_total = history.tokens;
     let metrics = json!({
         "base_model": base.display().to_string(),
         "examples": train.len(), "val_examples": val.len(), "steps": total_steps,
@@ -222,7 +278,7 @@ pub fn run(args: Args) -> Result<()> {
         "learning_rate": args.learning_rate, "batch_size": args.batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_seq_length": args.max_seq_length,
         "seed": args.seed, "wall_s": wall, "tokens_per_s": tokens_total as f64 / wall.max(1e-9),
-        "train_log": log, "val_log": val_log,
+        "train_log": history.train_log, "val_log": history.val_log,
     });
     let path = args.output_dir.join("metrics.json");
     std::fs::write(&path, serde_json::to_string_pretty(&metrics)?).with_context(|| format!("writing {}", path.display()))?;

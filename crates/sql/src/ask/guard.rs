@@ -19,7 +19,7 @@ pub enum DbKind {
     Postgres,
 }
 
-const HOW: &str = "`ask --execute` runs exactly one read-only SELECT";
+const HOW: &str = "only exactly one read-only SELECT is run";
 
 fn refuse(msg: String) -> SqlError {
     SqlError::Refused(format!("{msg}; {HOW}"))

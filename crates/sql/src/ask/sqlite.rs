@@ -26,6 +26,13 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags)?;
+    make_read_only(&mut conn)?;
+    Ok(conn)
+}
+
+/// Turns an open connection (a file, or an in-memory database filled beforehand) read-only
+/// for good: `PRAGMA query_only=ON` plus the reading-only authorizer of [`open_read_only`].
+pub fn make_read_only(conn: &mut Connection) -> Result<()> {
     conn.pragma_update(None, "query_only", true)?;
     conn.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
         AuthAction::Select | AuthAction::Read { .. } | AuthAction::Function { .. } | AuthAction::Recursive => {
@@ -36,7 +43,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
         }
         _ => Authorization::Deny,
     }))?;
-    Ok(conn)
+    Ok(())
 }
 
 /// Pragmas that only read (their argument is a table or index name).
