@@ -55,7 +55,7 @@ pub struct TrainableLora {
     vars: Vec<(String, Var)>,
     cfg: Config,
     /// PEFT's `lora_dropout`, applied during training steps only.
-    pub dropout: f32,
+    pub dropout: f64,
 }
 
 impl TrainableLora {

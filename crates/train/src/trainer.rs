@@ -229,7 +229,7 @@ impl<'a> Trainer<'a> {
         let vars = self.lora.vars();
         let micro: Vec<Vec<&Example>> = (0..self.cfg.gradient_accumulation_steps.max(1)).map(|_| self.next_batch(data)).collect();
         let total_targets: usize = micro.iter().flatten().map(|e| e.mask.iter().skip(1).filter(|m| **m).count()).sum();
-        let adapter = Arc::new(self.lora.adapter()?.with_dropout(self.lora.dropout));
+        let adapter = Arc::new(self.lora.adapter()?.with_dropout(self.lora.dropout as f32));
         let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
         let (mut loss_total, mut tokens) = (0f64, 0usize);
         for batch in &micro {

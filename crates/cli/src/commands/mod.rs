@@ -10,3 +10,4 @@ pub mod generate;
 pub mod publish;
 pub mod serve;
 pub mod train;
+pub mod train_plot;

@@ -214,7 +214,7 @@ pub fn run(args: Args) -> Result<()> {
         adapter_config["layers_to_transform"] = json!(parse_layers(spec, engine.config().num_layers)?);
     }
     let mut lora = TrainableLora::new(engine.config(), serde_json::from_value(adapter_config)?, &targets, args.seed)?;
-    lora.dropout = args.lora_dropout as f32;
+    lora.dropout = args.lora_dropout;
     let mut model = engine.model.clone();
     model.set_differentiable_from(lora.first_layer());
     let mut trainer = Trainer::new(&model, lora, cfg)?;
@@ -246,6 +246,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let earlier_s = history.wall_s;
+    let plain_log = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let first_step = trainer.state.step;
     let stop_at = args.stop_after_steps.unwrap_or(total_steps).min(total_steps);
     while trainer.state.step < stop_at {
         let t = Instant::now();
@@ -254,10 +256,21 @@ pub fn run(args: Args) -> Result<()> {
         let tps = r.tokens as f64 / t.elapsed().as_secs_f64();
         bar.set_message(format!("loss {:.4} lr {:.2e} {:.0} tok/s", r.loss, r.lr, tps));
         bar.inc(1);
+        if plain_log && (r.step % 10 == 0 || r.step == stop_at) {
+            // Background runs (logs, no terminal): a line every 10 steps instead of the bar.
+            let done = r.step - first_step;
+            let eta = started.elapsed().as_secs_f64() / done.max(1) as f64 * (stop_at - r.step) as f64;
+            eprintln!("step {}/{total_steps} loss {:.4} lr {:.2e} {tps:.0} tok/s eta {:.0} min", r.step, r.loss, r.lr, eta / 60.0);
+        }
         history.train_log.push(json!({"step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "tokens_per_s": tps}));
         if !val.is_empty() && (r.step % args.eval_steps == 0 || r.step == total_steps) {
             let vl = trainer.eval_loss(&val)?;
-            bar.println(format!("step {}: val loss {vl:.4}", r.step));
+            let line = format!("step {}: val loss {vl:.4}", r.step);
+            if plain_log {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
             history.val_log.push(json!({"step": r.step, "val_loss": vl}));
         }
         if r.step % args.save_steps == 0 || r.step == stop_at {
@@ -271,6 +284,10 @@ pub fn run(args: Args) -> Result<()> {
     trainer.lora.save_peft(&args.output_dir, &args.base_model_name, &names)?;
     let wall = earlier_s + started.elapsed().as_secs_f64();
     let tokens_total = history.tokens;
+    let points = |log: &[serde_json::Value], key: &str| -> Vec<(usize, f64)> {
+        log.iter().filter_map(|e| Some((e["step"].as_u64()? as usize, e[key].as_f64()?))).collect()
+    };
+    let (train_pts, val_pts) = (points(&history.train_log, "loss"), points(&history.val_log, "val_loss"));
     let metrics = json!({
         "base_model": base.display().to_string(),
         "examples": train.len(), "val_examples": val.len(), "steps": total_steps,
@@ -282,6 +299,9 @@ pub fn run(args: Args) -> Result<()> {
     });
     let path = args.output_dir.join("metrics.json");
     std::fs::write(&path, serde_json::to_string_pretty(&metrics)?).with_context(|| format!("writing {}", path.display()))?;
+    let png = args.output_dir.join("loss.png");
+    let title = format!("LoRA r={} on {} ({} examples)", args.lora_r, base.file_name().unwrap_or_default().to_string_lossy(), train.len());
+    super::train_plot::loss_curve_png(&png, &title, &train_pts, &val_pts)?;
     eprintln!("adapter written to {} ({:.0} s, {:.0} tokens/s)", args.output_dir.display(), wall, tokens_total as f64 / wall.max(1e-9));
     Ok(())
 }
