@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod explain;
 pub mod handwritten;
 pub mod instance;
 pub mod phrasings;
@@ -46,6 +47,27 @@ impl std::str::FromStr for ValFamilies {
     }
 }
 
+/// What the rows teach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Task {
+    /// Schema + question → SQL (the text2sql-qlora adapter).
+    #[default]
+    Sql,
+    /// SQL → one-sentence explanation (the sql-explain adapter).
+    Explain,
+}
+
+impl std::str::FromStr for Task {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sql" => Ok(Task::Sql),
+            "explain" => Ok(Task::Explain),
+            other => Err(format!("unknown task {other:?} (use sql or explain)")),
+        }
+    }
+}
+
 /// Settings of a run.
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
@@ -81,9 +103,17 @@ pub struct Example {
 }
 
 impl Example {
-    /// As an Alpaca row.
+    /// As an Alpaca row of the Text-to-SQL task.
     pub fn alpaca(&self) -> AlpacaRow {
         AlpacaRow { instruction: INSTRUCTION.to_string(), input: alpaca_input(&self.ddl, &self.question), output: self.sql.clone() }
+    }
+
+    /// As an Alpaca row of `task`.
+    pub fn row(&self, task: Task) -> AlpacaRow {
+        match task {
+            Task::Sql => self.alpaca(),
+            Task::Explain => explain::explain_row(&self.sql, &self.question),
+        }
     }
 }
 
@@ -290,15 +320,20 @@ fn split(fams: &[&Family], n: usize, seed: u64, name: &str) -> Result<(Vec<Examp
     Ok((out, st))
 }
 
-/// Writes train.jsonl, val.jsonl and stats.json into `dir`.
+/// Writes train.jsonl, val.jsonl (rows of the Text-to-SQL task) and stats.json into `dir`.
 pub fn write(corpus: &Corpus, dir: &Path) -> Result<()> {
+    write_task(corpus, dir, Task::Sql)
+}
+
+/// Writes train.jsonl, val.jsonl (rows of `task`) and stats.json into `dir`.
+pub fn write_task(corpus: &Corpus, dir: &Path, task: Task) -> Result<()> {
     let io = |p: &Path, e: std::io::Error| SynthError::Io { path: p.display().to_string(), source: e };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     for (name, rows) in [("train.jsonl", &corpus.train), ("val.jsonl", &corpus.val)] {
         let p = dir.join(name);
         let mut s = String::new();
         for e in rows.iter() {
-            s.push_str(&serde_json::to_string(&e.alpaca()).map_err(|e| io(&p, e.into()))?);
+            s.push_str(&serde_json::to_string(&e.row(task)).map_err(|e| io(&p, e.into()))?);
             s.push('\n');
         }
         std::fs::write(&p, s).map_err(|e| io(&p, e))?;

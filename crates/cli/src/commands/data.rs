@@ -37,12 +37,16 @@ struct SynthArgs {
     /// Held-out families: a count (chosen by the seed) or a comma-separated list of family ids.
     #[arg(long = "val_families", alias = "val-families", default_value = "8")]
     val_families: text2sql_synth::ValFamilies,
+    /// `sql`: schema + question → SQL (text2sql-qlora); `explain`: SQL → one-sentence
+    /// explanation (sql-explain), from the same verified examples.
+    #[arg(long, default_value = "sql")]
+    task: text2sql_synth::Task,
 }
 
 fn run_synth(a: SynthArgs) -> Result<()> {
     let opts = text2sql_synth::SynthOptions { n_train: a.n_train, n_val: a.n_val, seed: a.seed, val_families: a.val_families };
     let corpus = text2sql_synth::generate(&opts)?;
-    text2sql_synth::write(&corpus, &a.out_dir).with_context(|| format!("--out_dir {}", a.out_dir.display()))?;
+    text2sql_synth::write_task(&corpus, &a.out_dir, a.task).with_context(|| format!("--out_dir {}", a.out_dir.display()))?;
     let s = &corpus.stats;
     println!(
         "{} train examples on {} distinct schemas, {} val examples on {} distinct schemas (held-out families: {})",

@@ -115,7 +115,9 @@ fn encode_all(engine: &Engine, rows: &[(String, String)], max_len: usize, seed: 
     let mut rng = StdRng::seed_from_u64(seed);
     rows.iter()
         .map(|(input, sql)| {
-            let prompt = if rng.random_bool(0.5) { format!("{input}{SUFFIX}") } else { input.clone() };
+            // Text-to-SQL prompts come with and without the instruction line, as served.
+            let sql_task = input.starts_with("### Schema:") && !input.ends_with(SUFFIX);
+            let prompt = if sql_task && rng.random_bool(0.5) { format!("{input}{SUFFIX}") } else { input.clone() };
             Ok(encode_example(&engine.tokenizer, eos, &prompt, &format!("\n{sql}"), max_len)?)
         })
         .collect()
