@@ -169,3 +169,34 @@ fn tiny_model_with_adapter_end_to_end() {
     assert!(e.contains("schema adherence: "), "{e}");
     assert!(!e.contains("warning: adapter"), "{e}");
 }
+
+/// The embedded default (SmolLM2-135M-Instruct Q4_1 + the shipped text2sql-qlora adapter) on
+/// the web UI's sample databases: fixed questions get SQL that parses, names only the schema's
+/// tables and columns, and runs read-only with a result.
+#[test]
+fn shipped_adapter_answers_fixed_questions_with_valid_sql() {
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/ui/samples");
+    let dir = tempfile::tempdir().unwrap();
+    for (sample, question) in [
+        ("shop", "How many customers are there?"),
+        ("shop", "List the names of all products in the category 'Books'."),
+        ("hr", "What is the average salary of employees?"),
+        ("music", "How many tracks are there in each genre?"),
+    ] {
+        let db = dir.path().join(format!("{sample}.db"));
+        if !db.exists() {
+            let script = std::fs::read_to_string(samples.join(format!("{sample}.sql"))).unwrap();
+            rusqlite::Connection::open(&db).unwrap().execute_batch(&script).unwrap();
+        }
+        let out = bin().args(["ask", question, "--db", db.to_str().unwrap(), "--execute", "--max_new_tokens", "96"]).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        if !out.status.success() && stderr.contains("pip") {
+            println!("SKIP shipped_adapter_answers_fixed_questions_with_valid_sql: the default model cannot be fetched: {stderr}");
+            return;
+        }
+        assert!(out.status.success(), "{sample}: {question}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(stderr.contains("parse: ok") && stderr.contains("schema adherence: ok"), "{sample}: {question}\n{stdout}\n{stderr}");
+        assert!(stdout.contains("row"), "{sample}: {question}: no result table\n{stdout}");
+        println!("{sample}: {question} -> {}", stdout.lines().next().unwrap_or_default());
+    }
+}

@@ -217,6 +217,41 @@ fn smollm2_135m_q4_1_matches_transformers() {
     check_file(&path, &exp, REAL_TOL);
 }
 
+/// The adapters shipped in models/adapters/ (trained by `text2sql train`) on the real base, against
+/// Python PEFT attaching the same directories (tests/reference/make_adapter_fixtures.py): the
+/// PEFT round trip of our training output.
+#[test]
+fn smollm2_shipped_adapters_match_peft() {
+    let path = match real_model() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIP: smollm2_shipped_adapters_match_peft: {why}");
+            return;
+        }
+    };
+    let exp = load_expected("smollm2_adapters");
+    assert_eq!(exp.file, REAL_NAME);
+    assert!(!exp.runs.is_empty(), "fixture without runs: are the adapters shipped?");
+    let engine = Engine::load(&path).expect("load");
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/adapters");
+    let mut max = MaxDiff::default();
+    for run in &exp.runs {
+        let name = run.adapter.as_deref().expect("adapter runs only");
+        let adapter = engine.load_adapter(&shipped.join(name), name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(run.min_gap >= 1e-3, "{name}: fixture has a greedy near tie");
+        assert_eq!(engine.encode_prompt(&run.prompt).expect("encode"), run.input_ids, "{name}: prompt ids");
+        let req = GenerateRequest {
+            top_n_tokens: exp.top_n,
+            decoder_input_details: true,
+            adapter: Some(adapter),
+            ..GenerateRequest::greedy(run.input_ids.clone(), exp.max_new_tokens)
+        };
+        let seq = engine.generate(vec![req]).expect("generate").pop().expect("one sequence");
+        check_run(&exp, run, &seq, &engine, REAL_TOL, &mut max);
+    }
+    println!("shipped adapters: max |logprob difference| vs PEFT = {:.3e} (tolerance {REAL_TOL:.0e})", max.0);
+}
+
 // ---------------------------------------------------------------------------
 // Malformed files: a clear Error::Gguf naming the file, never a panic
 // ---------------------------------------------------------------------------

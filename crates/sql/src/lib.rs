@@ -4,6 +4,7 @@
 
 pub mod adherence;
 pub mod ask;
+pub mod constrain;
 pub mod data;
 pub mod error;
 pub mod eval;

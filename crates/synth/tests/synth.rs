@@ -117,3 +117,19 @@ fn catalog_has_many_families_with_foreign_keys() {
     let err = text2sql_synth::catalog::parse_families("bad", "@family x\nt [thing]: name person\n").unwrap_err();
     assert!(err.to_string().contains("bad.txt:2"), "{err}");
 }
+
+/// The schema-constrained SQL grammar (text2sql_sql::constrain) accepts every generated gold
+/// SQL at every prefix: constrained decoding never blocks a correct answer.
+#[test]
+fn constrained_grammar_accepts_every_generated_sql() {
+    use text2sql_sql::constrain::{SqlConstraint, Verdict};
+    let c = corpus(300, 100, 3);
+    for e in c.train.iter().chain(&c.val) {
+        let schema = text2sql_sql::schema::Schema::from_ddl(&e.ddl).unwrap();
+        let g = SqlConstraint::new(&schema);
+        for (i, _) in e.sql.char_indices().skip(1) {
+            assert_ne!(g.check(&e.sql[..i]), Verdict::Dead, "prefix {:?} of {:?}\n{}", &e.sql[..i], e.sql, e.ddl);
+        }
+        assert_eq!(g.check(&e.sql), Verdict::Complete, "{:?}", e.sql);
+    }
+}

@@ -1,0 +1,745 @@
+//! The prefix parser: recursive descent over SQLite's SELECT grammar where the end of the input
+//! (in "viable" mode) stops the parse successfully, and a word still being typed matches every
+//! keyword or allowed name it begins.
+
+use super::lex::{lex, Tok};
+
+/// Where a text stands against the grammar and the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No continuation makes it a valid statement.
+    Dead,
+    /// Some continuation does.
+    Viable,
+    /// It is a whole valid statement already.
+    Complete,
+}
+
+#[derive(Debug)]
+enum Stop {
+    Viable,
+    Dead,
+}
+
+type R<T> = Result<T, Stop>;
+
+const RESERVED: &[&str] = &[
+    "ALL", "AND", "AS", "ASC", "BETWEEN", "BY", "CASE", "CAST", "CROSS", "DESC", "DISTINCT", "ELSE", "END", "ESCAPE",
+    "EXCEPT", "EXISTS", "FROM", "FULL", "GLOB", "GROUP", "HAVING", "IN", "INNER", "INTERSECT", "IS", "ISNULL", "JOIN",
+    "LEFT", "LIKE", "LIMIT", "NATURAL", "NOT", "NOTNULL", "NULL", "OFFSET", "ON", "OR", "ORDER", "OUTER", "RIGHT",
+    "SELECT", "THEN", "UNION", "USING", "WHEN", "WHERE", "WITH",
+];
+
+const FUNCTIONS: &[&str] = &[
+    "ABS", "AVG", "CHAR", "COALESCE", "COUNT", "DATE", "DATETIME", "GROUP_CONCAT", "HEX", "IFNULL", "IIF", "INSTR",
+    "JULIANDAY", "LENGTH", "LOWER", "LTRIM", "MAX", "MIN", "NULLIF", "PRINTF", "RANDOM", "REPLACE", "ROUND", "RTRIM",
+    "STRFTIME", "SUBSTR", "SUBSTRING", "SUM", "TIME", "TOTAL", "TRIM", "TYPEOF", "UNIXEPOCH", "UPPER",
+];
+
+const LITERAL_WORDS: &[&str] = &["NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"];
+
+/// Qualifiers used before FROM (e.g. `T1.name`) may be aliases FROM defines later: short ones only.
+const MAX_FORWARD_ALIAS: usize = 3;
+
+fn eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn begins(word: &str, prefix: &str) -> bool {
+    word.len() >= prefix.len() && word.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+fn reserved(w: &str) -> bool {
+    RESERVED.iter().any(|r| eq(r, w))
+}
+
+/// A FROM item: the name it is referred to by and its columns (`None`: unknown, anything goes).
+#[derive(Debug, Clone)]
+struct Source {
+    name: String,
+    cols: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default)]
+struct Scope {
+    sources: Vec<Source>,
+    aliases: Vec<String>,
+    pending: Vec<String>,
+    from_done: bool,
+}
+
+/// What the parser sees next.
+enum Look<'t> {
+    End,
+    Word(&'t str),
+    Partial(&'t str),
+    Quoted(&'t str),
+    PartialQuoted(&'t str),
+    Lit,
+    Punct(&'static str),
+}
+
+struct Parser<'a> {
+    toks: Vec<Tok>,
+    i: usize,
+    final_: bool,
+    tables: &'a [(String, Vec<String>)],
+    ctes: Vec<Source>,
+    scopes: Vec<Scope>,
+}
+
+/// The verdict for `text` over tables `(name, columns)`.
+pub(super) fn check(tables: &[(String, Vec<String>)], text: &str) -> Verdict {
+    let Ok(toks) = lex(text) else { return Verdict::Dead };
+    let run = |final_| Parser { toks: toks.clone(), i: 0, final_, tables, ctes: vec![], scopes: vec![] }.statement();
+    if toks.is_empty() {
+        return Verdict::Viable;
+    }
+    if run(true).is_ok() {
+        return Verdict::Complete;
+    }
+    match run(false) {
+        Err(Stop::Viable) => Verdict::Viable,
+        _ => Verdict::Dead,
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn look(&self) -> R<Look<'_>> {
+        Ok(match self.toks.get(self.i) {
+            None if self.final_ => Look::End,
+            None => return Err(Stop::Viable),
+            Some(Tok::Word(w)) => Look::Word(w),
+            Some(Tok::PartialWord(w)) if self.final_ => Look::Word(w),
+            Some(Tok::PartialWord(w)) => Look::Partial(w),
+            Some(Tok::Quoted(q)) => Look::Quoted(q),
+            Some(Tok::PartialQuoted(q)) if !self.final_ => Look::PartialQuoted(q),
+            Some(Tok::Str | Tok::Num) => Look::Lit,
+            Some(Tok::OpenStr) if !self.final_ => Look::Lit,
+            Some(Tok::Punct(p)) => Look::Punct(p),
+            Some(Tok::Open) if !self.final_ => return Err(Stop::Viable),
+            Some(Tok::PartialQuoted(_) | Tok::OpenStr | Tok::Open) => return Err(Stop::Dead),
+        })
+    }
+
+    /// Consumes keyword `k` if next; a partial word that `k` begins with makes the text viable.
+    fn kw(&mut self, k: &str) -> R<bool> {
+        match self.look()? {
+            Look::Word(w) if eq(w, k) => {
+                self.i += 1;
+                Ok(true)
+            }
+            Look::Partial(p) if begins(k, p) => Err(Stop::Viable),
+            _ => Ok(false),
+        }
+    }
+
+    fn expect_kw(&mut self, k: &str) -> R<()> {
+        if self.kw(k)? {
+            Ok(())
+        } else {
+            Err(Stop::Dead)
+        }
+    }
+
+    fn punct(&mut self, p: &str) -> R<bool> {
+        match self.look()? {
+            Look::Punct(x) if x == p => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn expect_punct(&mut self, p: &str) -> R<()> {
+        if self.punct(p)? {
+            Ok(())
+        } else {
+            Err(Stop::Dead)
+        }
+    }
+
+    /// One of `cands` (case-insensitive; quoted or not).
+    fn name_in(&mut self, cands: &[String]) -> R<Option<String>> {
+        match self.look()? {
+            Look::Word(w) | Look::Quoted(w) => {
+                let quoted = matches!(self.toks[self.i], Tok::Quoted(_));
+                match cands.iter().find(|c| eq(c, w)) {
+                    Some(c) if quoted || !reserved(w) => {
+                        let c = c.clone();
+                        self.i += 1;
+                        Ok(Some(c))
+                    }
+                    _ => Ok(None),
+                }
+            }
+            Look::Partial(p) | Look::PartialQuoted(p) if cands.iter().any(|c| begins(c, p)) => Err(Stop::Viable),
+            _ => Ok(None),
+        }
+    }
+
+    /// A name the query defines itself (alias, CTE name).
+    fn free_name(&mut self) -> R<Option<String>> {
+        match self.look()? {
+            Look::Word(w) if !reserved(w) => {
+                let w = w.to_string();
+                self.i += 1;
+                Ok(Some(w))
+            }
+            Look::Quoted(q) => {
+                let q = q.to_string();
+                self.i += 1;
+                Ok(Some(q))
+            }
+            Look::Partial(_) | Look::PartialQuoted(_) => Err(Stop::Viable),
+            _ => Ok(None),
+        }
+    }
+
+    fn scope(&mut self) -> &mut Scope {
+        self.scopes.last_mut().unwrap_or_else(|| unreachable!("select_core pushes a scope"))
+    }
+
+    fn statement(&mut self) -> R<()> {
+        self.select_stmt()?;
+        self.punct(";")?;
+        match self.look()? {
+            Look::End => Ok(()),
+            _ => Err(Stop::Dead),
+        }
+    }
+
+    /// `[WITH ...] core (setop core)* [ORDER BY ...] [LIMIT ...]`; returns the output columns.
+    fn select_stmt(&mut self) -> R<Option<Vec<String>>> {
+        if self.kw("WITH")? {
+            self.kw("RECURSIVE")?;
+            loop {
+                self.cte()?;
+                if !self.punct(",")? {
+                    break;
+                }
+            }
+        }
+        let depth = self.scopes.len();
+        let cols = self.select_core()?;
+        loop {
+            let setop = if self.kw("UNION")? {
+                self.kw("ALL")?;
+                true
+            } else {
+                self.kw("INTERSECT")? || self.kw("EXCEPT")?
+            };
+            if !setop {
+                break;
+            }
+            self.scopes.truncate(depth);
+            self.select_core()?;
+        }
+        if self.kw("ORDER")? {
+            self.expect_kw("BY")?;
+            self.ordering_terms()?;
+        }
+        if self.kw("LIMIT")? {
+            self.expr()?;
+            if self.kw("OFFSET")? || self.punct(",")? {
+                self.expr()?;
+            }
+        }
+        self.scopes.truncate(depth);
+        Ok(cols)
+    }
+
+    fn cte(&mut self) -> R<()> {
+        let name = self.free_name()?.ok_or(Stop::Dead)?;
+        let mut declared = None;
+        if self.punct("(")? {
+            let mut cols = Vec::new();
+            loop {
+                cols.push(self.free_name()?.ok_or(Stop::Dead)?);
+                if !self.punct(",")? {
+                    break;
+                }
+            }
+            self.expect_punct(")")?;
+            declared = Some(cols);
+        }
+        self.expect_kw("AS")?;
+        self.expect_punct("(")?;
+        // A recursive CTE may refer to itself.
+        self.ctes.push(Source { name: name.clone(), cols: declared.clone() });
+        let out = self.select_stmt()?;
+        self.expect_punct(")")?;
+        if let Some(last) = self.ctes.last_mut() {
+            last.cols = declared.or(out);
+        }
+        Ok(())
+    }
+
+    fn select_core(&mut self) -> R<Option<Vec<String>>> {
+        self.expect_kw("SELECT")?;
+        let _ = self.kw("DISTINCT")? || self.kw("ALL")?;
+        self.scopes.push(Scope::default());
+        let mut outs = Vec::new();
+        loop {
+            outs.push(self.result_column()?);
+            if !self.punct(",")? {
+                break;
+            }
+        }
+        if self.kw("FROM")? {
+            self.from_clause()?;
+        }
+        let scope = self.scope();
+        scope.from_done = true;
+        let names: Vec<String> = scope.sources.iter().map(|s| s.name.clone()).collect();
+        if scope.pending.iter().any(|p| !names.iter().any(|n| eq(n, p))) {
+            return Err(Stop::Dead);
+        }
+        if self.kw("WHERE")? {
+            self.expr()?;
+        }
+        if self.kw("GROUP")? {
+            self.expect_kw("BY")?;
+            self.expr_list()?;
+        }
+        if self.kw("HAVING")? {
+            self.expr()?;
+        }
+        Ok(outs.into_iter().collect())
+    }
+
+    fn result_column(&mut self) -> R<Option<String>> {
+        if self.punct("*")? {
+            return Ok(None);
+        }
+        let bare = self.expr_named()?;
+        if self.kw("AS")? {
+            let a = self.free_name()?.ok_or(Stop::Dead)?;
+            self.scope().aliases.push(a.clone());
+            return Ok(Some(a));
+        }
+        Ok(bare)
+    }
+
+    fn from_clause(&mut self) -> R<()> {
+        self.table_or_subquery()?;
+        loop {
+            if self.punct(",")? {
+                self.table_or_subquery()?;
+                continue;
+            }
+            let natural = self.kw("NATURAL")?;
+            let join = if self.kw("JOIN")? {
+                true
+            } else if self.kw("LEFT")? || self.kw("RIGHT")? || self.kw("FULL")? {
+                self.kw("OUTER")?;
+                self.expect_kw("JOIN")?;
+                true
+            } else if self.kw("INNER")? || self.kw("CROSS")? {
+                self.expect_kw("JOIN")?;
+                true
+            } else {
+                false
+            };
+            if !join {
+                return if natural { Err(Stop::Dead) } else { Ok(()) };
+            }
+            self.table_or_subquery()?;
+            if self.kw("ON")? {
+                self.expr()?;
+            } else if self.kw("USING")? {
+                self.expect_punct("(")?;
+                loop {
+                    self.free_name()?.ok_or(Stop::Dead)?;
+                    if !self.punct(",")? {
+                        break;
+                    }
+                }
+                self.expect_punct(")")?;
+            }
+        }
+    }
+
+    fn table_or_subquery(&mut self) -> R<()> {
+        let (name, cols) = if self.punct("(")? {
+            let cols = self.select_stmt()?;
+            self.expect_punct(")")?;
+            (None, cols)
+        } else {
+            let known: Vec<Source> = self
+                .ctes
+                .iter()
+                .cloned()
+                .chain(self.tables.iter().map(|(t, c)| Source { name: t.clone(), cols: Some(c.clone()) }))
+                .collect();
+            let names: Vec<String> = known.iter().map(|s| s.name.clone()).collect();
+            let t = self.name_in(&names)?.ok_or(Stop::Dead)?;
+            let cols = known.iter().find(|s| eq(&s.name, &t)).and_then(|s| s.cols.clone());
+            (Some(t), cols)
+        };
+        let alias = if self.kw("AS")? { Some(self.free_name()?.ok_or(Stop::Dead)?) } else { self.free_name()? };
+        let scope = self.scope();
+        if let Some(a) = alias {
+            scope.sources.push(Source { name: a, cols: cols.clone() });
+        }
+        if let Some(n) = name {
+            scope.sources.push(Source { name: n, cols });
+        } else if scope.sources.is_empty() {
+            scope.sources.push(Source { name: String::new(), cols });
+        }
+        Ok(())
+    }
+
+    fn ordering_terms(&mut self) -> R<()> {
+        loop {
+            self.expr()?;
+            let _ = self.kw("ASC")? || self.kw("DESC")?;
+            if self.kw("NULLS")? && !(self.kw("FIRST")? || self.kw("LAST")?) {
+                return Err(Stop::Dead);
+            }
+            if !self.punct(",")? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn expr_list(&mut self) -> R<()> {
+        loop {
+            self.expr()?;
+            if !self.punct(",")? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn expr(&mut self) -> R<()> {
+        self.expr_named().map(|_| ())
+    }
+
+    /// An expression; its column name when it is a bare column reference.
+    fn expr_named(&mut self) -> R<Option<String>> {
+        let mut name = self.and_expr()?;
+        while self.kw("OR")? {
+            self.and_expr()?;
+            name = None;
+        }
+        Ok(name)
+    }
+
+    fn and_expr(&mut self) -> R<Option<String>> {
+        let mut name = self.not_expr()?;
+        while self.kw("AND")? {
+            self.not_expr()?;
+            name = None;
+        }
+        Ok(name)
+    }
+
+    fn not_expr(&mut self) -> R<Option<String>> {
+        if self.kw("NOT")? {
+            self.not_expr()?;
+            return Ok(None);
+        }
+        self.cmp_expr()
+    }
+
+    fn cmp_expr(&mut self) -> R<Option<String>> {
+        let mut name = self.add_expr()?;
+        loop {
+            if ["=", "==", "!=", "<>", "<=", ">=", "<", ">"].iter().any(|op| matches!(self.look(), Ok(Look::Punct(p)) if p == *op))
+            {
+                self.i += 1;
+                self.add_expr()?;
+            } else {
+                let negated = self.kw("NOT")?;
+                if self.kw("BETWEEN")? {
+                    self.add_expr()?;
+                    self.expect_kw("AND")?;
+                    self.add_expr()?;
+                } else if self.kw("LIKE")? || self.kw("GLOB")? {
+                    self.add_expr()?;
+                    if self.kw("ESCAPE")? {
+                        self.add_expr()?;
+                    }
+                } else if self.kw("IN")? {
+                    self.expect_punct("(")?;
+                    if self.at_select()? {
+                        self.select_stmt()?;
+                    } else if !self.punct(")")? {
+                        self.expr_list()?;
+                    } else {
+                        self.i -= 1;
+                    }
+                    self.expect_punct(")")?;
+                } else if negated {
+                    return Err(Stop::Dead);
+                } else if self.kw("IS")? {
+                    self.kw("NOT")?;
+                    if self.kw("DISTINCT")? {
+                        self.expect_kw("FROM")?;
+                    }
+                    self.add_expr()?;
+                } else if !(self.kw("ISNULL")? || self.kw("NOTNULL")?) {
+                    return Ok(name);
+                }
+            }
+            name = None;
+        }
+    }
+
+    fn at_select(&mut self) -> R<bool> {
+        Ok(match self.look()? {
+            Look::Word(w) => eq(w, "SELECT") || eq(w, "WITH"),
+            Look::Partial(p) if begins("SELECT", p) || begins("WITH", p) => return Err(Stop::Viable),
+            _ => false,
+        })
+    }
+
+    fn add_expr(&mut self) -> R<Option<String>> {
+        let mut name = self.mul_expr()?;
+        while self.punct("+")? || self.punct("-")? || self.punct("||")? {
+            self.mul_expr()?;
+            name = None;
+        }
+        Ok(name)
+    }
+
+    fn mul_expr(&mut self) -> R<Option<String>> {
+        let mut name = self.unary()?;
+        while self.punct("*")? || self.punct("/")? || self.punct("%")? {
+            self.unary()?;
+            name = None;
+        }
+        Ok(name)
+    }
+
+    fn unary(&mut self) -> R<Option<String>> {
+        if self.punct("-")? || self.punct("+")? {
+            self.unary()?;
+            return Ok(None);
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> R<Option<String>> {
+        match self.look()? {
+            Look::Lit => {
+                self.i += 1;
+                Ok(None)
+            }
+            Look::Punct("(") => {
+                self.i += 1;
+                if self.at_select()? {
+                    self.select_stmt()?;
+                } else {
+                    self.expr_list()?;
+                }
+                self.expect_punct(")")?;
+                Ok(None)
+            }
+            Look::Partial(p) => {
+                let p = p.to_string();
+                let words = LITERAL_WORDS.iter().chain(FUNCTIONS).chain(&["CASE", "CAST", "EXISTS", "NOT"]);
+                let viable = words.into_iter().any(|w| begins(w, &p)) || self.column_candidates().iter().any(|c| begins(c, &p))
+                    || self.qualifier_candidates().iter().any(|c| begins(c, &p))
+                    || self.forward_alias_ok(&p);
+                Err(if viable { Stop::Viable } else { Stop::Dead })
+            }
+            // SQLite reads a double-quoted word that names no column as a string literal (Spider's
+            // gold SQL relies on it), so a quoted token here is always viable.
+            Look::PartialQuoted(_) => Err(Stop::Viable),
+            Look::Word(w) => {
+                let w = w.to_string();
+                if LITERAL_WORDS.iter().any(|l| eq(l, &w)) {
+                    self.i += 1;
+                    Ok(None)
+                } else if eq(&w, "CASE") {
+                    self.i += 1;
+                    self.case_expr().map(|_| None)
+                } else if eq(&w, "CAST") {
+                    self.i += 1;
+                    self.cast_expr().map(|_| None)
+                } else if eq(&w, "EXISTS") {
+                    self.i += 1;
+                    self.expect_punct("(")?;
+                    self.select_stmt()?;
+                    self.expect_punct(")")?;
+                    Ok(None)
+                } else if FUNCTIONS.iter().any(|f| eq(f, &w)) && self.call_follows()? {
+                    self.i += 1;
+                    self.call_args().map(|_| None)
+                } else {
+                    self.column_ref()
+                }
+            }
+            Look::Quoted(q) => {
+                let q = q.to_string();
+                let names = self.column_candidates().into_iter().chain(self.qualifier_candidates());
+                if names.into_iter().any(|c| eq(&c, &q)) {
+                    self.column_ref()
+                } else {
+                    self.i += 1;
+                    Ok(None)
+                }
+            }
+            _ => Err(Stop::Dead),
+        }
+    }
+
+    /// Whether the word at the cursor is followed by `(` (a call); at the end of a viable
+    /// prefix both readings stay open.
+    fn call_follows(&self) -> R<bool> {
+        match self.toks.get(self.i + 1) {
+            Some(Tok::Punct("(")) => Ok(true),
+            None if !self.final_ => {
+                let w = match &self.toks[self.i] {
+                    Tok::Word(w) => w.as_str(),
+                    _ => "",
+                };
+                if self.column_candidates().iter().any(|c| eq(c, w)) {
+                    Ok(false)
+                } else {
+                    Err(Stop::Viable)
+                }
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn call_args(&mut self) -> R<()> {
+        self.expect_punct("(")?;
+        if self.punct(")")? {
+            return Ok(());
+        }
+        if self.punct("*")? {
+            return self.expect_punct(")");
+        }
+        self.kw("DISTINCT")?;
+        self.expr_list()?;
+        self.expect_punct(")")
+    }
+
+    fn case_expr(&mut self) -> R<()> {
+        if !self.kw("WHEN")? {
+            self.expr()?;
+            self.expect_kw("WHEN")?;
+        }
+        loop {
+            self.expr()?;
+            self.expect_kw("THEN")?;
+            self.expr()?;
+            if !self.kw("WHEN")? {
+                break;
+            }
+        }
+        if self.kw("ELSE")? {
+            self.expr()?;
+        }
+        self.expect_kw("END")
+    }
+
+    fn cast_expr(&mut self) -> R<()> {
+        self.expect_punct("(")?;
+        self.expr()?;
+        self.expect_kw("AS")?;
+        match self.look()? {
+            Look::Word(w) if !reserved(w) => self.i += 1,
+            Look::Partial(_) => return Err(Stop::Viable),
+            _ => return Err(Stop::Dead),
+        }
+        if self.punct("(")? {
+            self.expr_list()?;
+            self.expect_punct(")")?;
+        }
+        self.expect_punct(")")
+    }
+
+    /// Every source visible from the innermost scope (its own, then the enclosing queries').
+    fn visible_sources(&self) -> Vec<&Source> {
+        self.scopes.iter().rev().flat_map(|s| s.sources.iter()).collect()
+    }
+
+    fn from_done(&self) -> bool {
+        self.scopes.last().is_some_and(|s| s.from_done)
+    }
+
+    /// Names an unqualified column may have here.
+    fn column_candidates(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let unknown_source = self.visible_sources().iter().any(|s| s.cols.is_none());
+        if !self.from_done() || unknown_source {
+            // Before FROM (or over a source of unknown columns) any column of the schema or a CTE.
+            out.extend(self.tables.iter().flat_map(|(_, c)| c.iter().cloned()));
+            out.extend(self.ctes.iter().flat_map(|s| s.cols.clone().unwrap_or_default()));
+        }
+        out.extend(self.visible_sources().iter().flat_map(|s| s.cols.clone().unwrap_or_default()));
+        out.extend(self.scopes.iter().flat_map(|s| s.aliases.iter().cloned()));
+        out
+    }
+
+    /// Names a qualifier (`q.column`) may have here.
+    fn qualifier_candidates(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.visible_sources().iter().map(|s| s.name.clone()).filter(|n| !n.is_empty()).collect();
+        if !self.from_done() {
+            out.extend(self.tables.iter().map(|(t, _)| t.clone()));
+            out.extend(self.ctes.iter().map(|s| s.name.clone()));
+        }
+        out
+    }
+
+    /// Before FROM, a short unknown qualifier may be an alias FROM will define.
+    fn forward_alias_ok(&self, q: &str) -> bool {
+        !self.from_done() && q.len() <= MAX_FORWARD_ALIAS && !reserved(q)
+    }
+
+    fn column_ref(&mut self) -> R<Option<String>> {
+        let (first, quoted) = match &self.toks[self.i] {
+            Tok::Word(w) | Tok::PartialWord(w) => (w.clone(), false),
+            Tok::Quoted(q) => (q.clone(), true),
+            _ => return Err(Stop::Dead),
+        };
+        if !quoted && reserved(&first) {
+            return Err(Stop::Dead);
+        }
+        let is_column = self.column_candidates().iter().any(|c| eq(c, &first));
+        let qualifier_cols: Option<Option<Vec<String>>> = {
+            let sources = self.visible_sources();
+            let found = sources.iter().find(|s| eq(&s.name, &first)).map(|s| s.cols.clone());
+            found.or_else(|| {
+                if self.from_done() {
+                    return None;
+                }
+                self.ctes
+                    .iter()
+                    .find(|s| eq(&s.name, &first))
+                    .map(|s| s.cols.clone())
+                    .or_else(|| self.tables.iter().find(|(t, _)| eq(t, &first)).map(|(_, c)| Some(c.clone())))
+                    .or_else(|| self.forward_alias_ok(&first).then_some(None))
+            })
+        };
+        if !is_column && qualifier_cols.is_none() {
+            return Err(Stop::Dead);
+        }
+        self.i += 1;
+        if qualifier_cols.is_some() && self.punct(".")? {
+            let cols = qualifier_cols.unwrap_or_default();
+            let known_qualifier = self.visible_sources().iter().any(|s| eq(&s.name, &first))
+                || self.tables.iter().any(|(t, _)| eq(t, &first))
+                || self.ctes.iter().any(|s| eq(&s.name, &first));
+            if !known_qualifier {
+                self.scope().pending.push(first);
+            }
+            if self.punct("*")? {
+                return Ok(None);
+            }
+            let cands = cols.unwrap_or_else(|| self.tables.iter().flat_map(|(_, c)| c.iter().cloned()).collect());
+            return self.name_in(&cands)?.ok_or(Stop::Dead).map(Some);
+        }
+        if is_column {
+            Ok(Some(first))
+        } else {
+            Err(Stop::Dead)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+use super::*;
+use std::path::PathBuf;
+
+fn shop() -> SqlConstraint {
+    let ddl = "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, city TEXT, \"State\" TEXT);
+               CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), order_date TEXT, total REAL);";
+    SqlConstraint::new(&Schema::from_ddl(ddl).unwrap())
+}
+
+/// Every character prefix of `sql` is viable (or complete) and the whole is complete.
+fn assert_accepted(c: &SqlConstraint, sql: &str, what: &str) {
+    let sql = sql.trim();
+    for (i, _) in sql.char_indices().skip(1) {
+        let v = c.check(&sql[..i]);
+        assert_ne!(v, Verdict::Dead, "{what}: prefix {:?} of {sql:?} rejected", &sql[..i]);
+    }
+    assert_eq!(c.check(sql), Verdict::Complete, "{what}: {sql:?} not complete");
+}
+
+#[test]
+fn valid_queries_are_accepted_at_every_prefix() {
+    let c = shop();
+    for sql in [
+        "SELECT name FROM customers",
+        "SELECT COUNT(*) FROM customers WHERE city = 'Paris';",
+        "SELECT c.name, SUM(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY spent DESC LIMIT 5",
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id WHERE T2.total > 100",
+        "SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders WHERE order_date BETWEEN '2024-03-01' AND '2024-03-31')",
+        "SELECT name FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)",
+        "SELECT \"State\", COUNT(*) FROM customers GROUP BY \"State\" HAVING COUNT(*) > 1",
+        "SELECT strftime('%Y-%m', order_date) AS month, AVG(total) FROM orders GROUP BY month",
+        "SELECT name FROM customers WHERE city IS NULL OR city LIKE 'P%'",
+        "SELECT DISTINCT city FROM customers ORDER BY city ASC",
+        "WITH big AS (SELECT customer_id, total FROM orders WHERE total > 50) SELECT customer_id FROM big",
+        "SELECT name FROM customers UNION SELECT city FROM customers",
+        "SELECT CASE WHEN total > 100 THEN 'big' ELSE 'small' END FROM orders",
+        "SELECT CAST(total AS INTEGER) FROM orders",
+        "SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM customers WHERE customers.id = orders.customer_id)",
+        "SELECT o.* FROM orders o",
+        "SELECT name FROM customers c WHERE NOT c.city = 'Rome' AND -c.id < 0",
+        "select count(distinct city) from customers",
+        "SELECT * FROM (SELECT COUNT(*) AS n FROM orders) AS sub WHERE sub.n > 1 ORDER BY n",
+    ] {
+        assert_accepted(&c, sql, "shop");
+    }
+}
+
+#[test]
+fn invented_names_and_other_statements_are_dead() {
+    let c = shop();
+    for bad in [
+        "SELECT names ",
+        "SELECT name FROM customer ",
+        "SELECT name FROM customerz",
+        "SELECT c.nme",
+        "SELECT name FROM customers WHERE vets",
+        "SELECT name FROM customers c JOIN orders o ON o.client_id",
+        "SELECT YEAR(",
+        "SELECT name FROM customers WHERE order_date",
+        "SELECT x.name FROM customers c WHERE",
+        "DELETE FROM customers",
+        "UPDATE",
+        "SELECT name FROM customers; SELECT",
+        "SELECT name FROM customers WHERE city = 'x' ORDER BY nme",
+        "SELECT name, FROM",
+        "SELECT ? FROM",
+    ] {
+        assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
+    }
+}
+
+#[test]
+fn complete_only_for_whole_statements() {
+    let c = shop();
+    assert_eq!(c.check(""), Verdict::Viable);
+    assert_eq!(c.check("  SEL"), Verdict::Viable);
+    assert_eq!(c.check("SELECT name FROM"), Verdict::Viable);
+    assert_eq!(c.check("SELECT name FROM customers WHERE"), Verdict::Viable);
+    assert_eq!(c.check("SELECT name FROM customers WHERE city = 'Par"), Verdict::Viable);
+    assert_eq!(c.check("SELECT name FROM customers WHERE city = 'Par'"), Verdict::Complete);
+    assert_eq!(c.check("SELECT name FROM customers"), Verdict::Complete);
+    assert_eq!(c.check("SELECT name FROM customers;"), Verdict::Complete);
+    assert_eq!(c.check("SELECT name FROM customers; "), Verdict::Complete);
+    assert_eq!(c.check("SELECT \"Sta"), Verdict::Viable);
+    // SQLite's fallback: a double-quoted word naming no column is a string.
+    assert_eq!(c.check("SELECT name FROM customers WHERE city = \"Paris\""), Verdict::Complete);
+    assert_eq!(c.check("SELECT name FROM customers WHERE id !"), Verdict::Viable);
+}
+
+/// (DDL, gold SQL) pairs of an Alpaca JSONL file whose input is the project's prompt.
+fn gold_pairs(path: &PathBuf) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let input = v["input"].as_str().unwrap();
+            let ddl = input.strip_prefix("### Schema:\n").unwrap().split("\n\n### Question:\n").next().unwrap();
+            (ddl.to_string(), v["output"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_handwritten_gold_sql_is_accepted_token_by_token() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../synth/eval/handwritten.alpaca.jsonl");
+    let pairs = gold_pairs(&path);
+    assert!(pairs.len() >= 100);
+    for (ddl, sql) in pairs {
+        let c = SqlConstraint::new(&Schema::from_ddl(&ddl).unwrap());
+        assert_accepted(&c, &sql, "handwritten");
+    }
+}
+
+#[test]
+fn every_sample_database_question_is_accepted() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/ui/samples");
+    let questions: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("questions.json")).unwrap()).unwrap();
+    for (name, qs) in questions.as_object().unwrap() {
+        let script = std::fs::read_to_string(dir.join(format!("{name}.sql"))).unwrap();
+        let ddl: String = script.lines().take_while(|l| !l.starts_with("INSERT")).collect::<Vec<_>>().join("\n");
+        let c = SqlConstraint::new(&Schema::from_ddl(&ddl).unwrap());
+        for q in qs.as_array().unwrap() {
+            assert_accepted(&c, q["sql"].as_str().unwrap(), name);
+        }
+    }
+}
+
+/// Spider dev gold queries over their schemas (when ../shared/data/spider is present), at every
+/// character prefix: all must be accepted.
+#[test]
+fn spider_dev_gold_acceptance() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spider");
+    let (Ok(dev), Ok(_)) = (std::fs::read_to_string(dir.join("dev.json")), std::fs::metadata(dir.join("tables.json"))) else {
+        println!("SKIP spider_dev_gold_acceptance: {} not present", dir.display());
+        return;
+    };
+    let tables = crate::schema::load_spider_tables(&dir.join("tables.json")).unwrap();
+    let dev: Vec<serde_json::Value> = serde_json::from_str(&dev).unwrap();
+    let mut rejected = Vec::new();
+    for ex in &dev {
+        let db = ex["db_id"].as_str().unwrap();
+        let t = tables.iter().find(|t| t.db_id == db).unwrap();
+        let c = SqlConstraint::new(&Schema::from_spider(t).unwrap());
+        let sql = ex["query"].as_str().unwrap().trim();
+        let prefix_dead = sql.char_indices().skip(1).any(|(i, _)| c.check(&sql[..i]) == Verdict::Dead);
+        if prefix_dead || c.check(sql) != Verdict::Complete {
+            rejected.push(sql.to_string());
+        }
+    }
+    println!("spider dev: {}/{} gold queries accepted", dev.len() - rejected.len(), dev.len());
+    for r in rejected.iter().take(40) {
+        println!("  rejected: {r}");
+    }
+    assert!(rejected.is_empty(), "{} Spider dev gold queries rejected", rejected.len());
+}
