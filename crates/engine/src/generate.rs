@@ -66,6 +66,8 @@ pub struct GenerateRequest {
     pub decoder_input_details: bool,
     /// Do not stop at EOS.
     pub ignore_eos: bool,
+    /// Only generate text this grammar accepts (EOS only where it is complete).
+    pub constraint: Option<Arc<dyn crate::Constraint>>,
 }
 
 impl GenerateRequest {
@@ -80,6 +82,7 @@ impl GenerateRequest {
             top_n_tokens: 0,
             decoder_input_details: false,
             ignore_eos: false,
+            constraint: None,
         }
     }
 }
@@ -231,6 +234,24 @@ impl Sequence {
     }
 }
 
+/// Whether token `id` keeps `text` (the generation so far, whose last tokens are `window`)
+/// acceptable to `c`: EOS only when the text is complete, other special tokens never.
+fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, window: &[u32], id: u32) -> bool {
+    use crate::Viability;
+    if eos.contains(&id) {
+        return c.check(text) == Viability::Complete;
+    }
+    if tok.is_special(id) {
+        return false;
+    }
+    // The candidate's text in context: decode a short window with and without it.
+    let (Ok(before), Ok(after)) = (tok.decode(window, true), tok.decode(&[window, &[id]].concat(), true)) else {
+        return false;
+    };
+    let piece = after.strip_prefix(before.as_str()).unwrap_or(&after);
+    c.check(&format!("{text}{piece}")) != Viability::Dead
+}
+
 /// One forward pass over every unfinished sequence in `seqs`: prefills what is pending (at
 /// most `prefill_chunk` prompt tokens per sequence, when given) and decodes one token for each
 /// sequence whose prompt is fully cached. Returns one entry per sequence: `Some` when a token
@@ -298,7 +319,15 @@ pub fn step(
             continue;
         }
         let logits_vec: Vec<f32> = last.to_vec1()?;
-        let choice = s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens);
+        let choice = match s.req.constraint.clone() {
+            None => s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, None),
+            Some(c) => {
+                let (eos, text, ids, n) = (&s.eos, &s.generated_text_raw, &s.all_ids, s.tokens.len());
+                let mut accept = |id: u32| accepts(tok, c.as_ref(), eos, text, &ids[ids.len() - n.min(4)..], id);
+                let fallback = s.eos.first().copied();
+                s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut accept, fallback)))
+            }
+        };
         results[i] = Some(s.push(tok, choice)?);
     }
     Ok(results)

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod constraint;
 pub mod engine;
 pub mod error;
 pub mod generate;
@@ -21,6 +22,7 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use config::Config;
+pub use constraint::{Constraint, Viability};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use generate::{FinishReason, GenerateRequest, PrefillToken, Sequence, StepOutput, Token};

@@ -62,6 +62,9 @@ pub struct Choice {
     pub top: Vec<(u32, f32)>,
 }
 
+/// `(accept, fallback)` of a constrained choice (see [`Sampler::choose`]).
+pub type Constrained<'a> = Option<(&'a mut dyn FnMut(u32) -> bool, Option<u32>)>;
+
 /// Per-sequence sampler state (the seeded RNG).
 #[derive(Debug, Clone)]
 pub struct Sampler {
@@ -87,8 +90,13 @@ impl Sampler {
         &self.params
     }
 
-    /// Chooses the next token from raw logits; `history` is every token so far.
-    pub fn choose(&mut self, logits: &[f32], history: &[u32], top_n: usize) -> Choice {
+    /// Chooses the next token from raw logits; `history` is every token so far. With
+    /// `constrained = (accept, fallback)` only tokens `accept` allows are chosen: the best
+    /// allowed one (greedy), or a draw from the distribution restricted to allowed tokens
+    /// (sampling, by rejection); when none is found among [`crate::constraint::MAX_CANDIDATES`]
+    /// candidates, `fallback` (EOS) ends the sequence. Logprobs stay those of the unconstrained
+    /// distribution.
+    pub fn choose(&mut self, logits: &[f32], history: &[u32], top_n: usize, constrained: Constrained<'_>) -> Choice {
         let mut scores = logits.to_vec();
         let p = &self.params;
         if p.repetition_penalty != 1.0 {
@@ -120,13 +128,48 @@ impl Sampler {
             warp(&mut scores, p);
         }
         let logprobs = log_softmax(&scores);
-        let id = if p.is_sampling() {
-            let u: f64 = self.rng.random();
-            draw(&logprobs, u)
-        } else {
-            argmax(&scores)
+        let sampling = p.is_sampling();
+        let id = match constrained {
+            None if sampling => draw(&logprobs, self.rng.random()),
+            None => argmax(&scores),
+            Some((accept, fallback)) => self.constrained_pick(&logprobs, sampling, accept, fallback),
         };
         Choice { id: id as u32, logprob: logprobs[id], top: top_n_of(&logprobs, top_n) }
+    }
+
+    fn constrained_pick(&mut self, logprobs: &[f32], sampling: bool, accept: &mut dyn FnMut(u32) -> bool, fallback: Option<u32>) -> usize {
+        use crate::constraint::MAX_CANDIDATES;
+        let fallback = fallback.map_or_else(|| argmax(logprobs), |f| f as usize);
+        if sampling {
+            // Drawing from the renormalised rest is drawing from the masked distribution.
+            let mut masked = logprobs.to_vec();
+            for _ in 0..MAX_CANDIDATES.min(64) {
+                let lp = log_softmax(&masked);
+                if !lp.iter().any(|x| x.is_finite()) {
+                    return fallback;
+                }
+                let id = draw(&lp, self.rng.random());
+                if accept(id as u32) {
+                    return id;
+                }
+                masked[id] = f32::NEG_INFINITY;
+            }
+            // Many rejections: the allowed mass is small; take the most likely allowed token.
+            return self.constrained_pick(&masked, false, accept, Some(fallback as u32));
+        }
+        let best = argmax(logprobs);
+        if accept(best as u32) {
+            return best;
+        }
+        // Best first, ties by id as argmax; only the MAX_CANDIDATES most likely are tried.
+        let mut order: Vec<usize> = (0..logprobs.len()).filter(|&i| i != best && logprobs[i].is_finite()).collect();
+        let by_score = |a: &usize, b: &usize| logprobs[*b].total_cmp(&logprobs[*a]).then(a.cmp(b));
+        if order.len() > MAX_CANDIDATES {
+            order.select_nth_unstable_by(MAX_CANDIDATES, by_score);
+            order.truncate(MAX_CANDIDATES);
+        }
+        order.sort_unstable_by(by_score);
+        order.into_iter().find(|&id| accept(id as u32)).unwrap_or(fallback)
     }
 }
 
@@ -244,7 +287,7 @@ mod tests {
     #[test]
     fn greedy_takes_first_maximum_and_reports_raw_logprob() {
         let mut s = Sampler::new(SamplingParams::default());
-        let c = s.choose(&[1.0, 3.0, 3.0, 0.0], &[], 2);
+        let c = s.choose(&[1.0, 3.0, 3.0, 0.0], &[], 2, None);
         assert_eq!(c.id, 1);
         let expected = log_softmax(&[1.0, 3.0, 3.0, 0.0])[1];
         assert!((c.logprob - expected).abs() < 1e-7);
@@ -257,7 +300,7 @@ mod tests {
         let p = SamplingParams { repetition_penalty: 2.0, ..Default::default() };
         let mut s = Sampler::new(p);
         // Token 0 (score 4 → 2) loses to token 1 (3); token 2 (-1 → -2).
-        let c = s.choose(&[4.0, 3.0, -1.0], &[0, 2], 3);
+        let c = s.choose(&[4.0, 3.0, -1.0], &[0, 2], 3, None);
         assert_eq!(c.id, 1);
         let expected = log_softmax(&[2.0, 3.0, -2.0]);
         for (id, lp) in c.top {
@@ -269,7 +312,7 @@ mod tests {
     fn frequency_penalty_is_normalised_by_history_length() {
         let p = SamplingParams { frequency_penalty: 1.0, ..Default::default() };
         let mut s = Sampler::new(p);
-        let c = s.choose(&[1.0, 0.9], &[0, 0, 1, 1, 1, 1], 0);
+        let c = s.choose(&[1.0, 0.9], &[0, 0, 1, 1, 1, 1], 0, None);
         // 1 - 2/6 = 0.667 vs 0.9 - 4/6 = 0.233
         assert_eq!(c.id, 0);
     }
@@ -280,7 +323,7 @@ mod tests {
         let logits: Vec<f32> = (0..50).map(|i| (i % 7) as f32 * 0.3).collect();
         let run = || {
             let mut s = Sampler::new(p.clone());
-            (0..20).map(|_| s.choose(&logits, &[], 0).id).collect::<Vec<_>>()
+            (0..20).map(|_| s.choose(&logits, &[], 0, None).id).collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
         assert_eq!(Sampler::new(p).reported_seed(), Some(42));
@@ -292,12 +335,12 @@ mod tests {
         let p = SamplingParams { do_sample: true, top_k: Some(2), seed: Some(1), ..Default::default() };
         let mut s = Sampler::new(p);
         for _ in 0..50 {
-            assert!(s.choose(&logits, &[], 0).id < 2);
+            assert!(s.choose(&logits, &[], 0, None).id < 2);
         }
         let p = SamplingParams { do_sample: true, top_p: Some(0.5), seed: Some(1), ..Default::default() };
         let mut s = Sampler::new(p);
         for _ in 0..50 {
-            let c = s.choose(&logits, &[], 0);
+            let c = s.choose(&logits, &[], 0, None);
             assert_eq!(c.id, 0);
             assert_eq!(c.logprob, 0.0);
         }
@@ -308,7 +351,43 @@ mod tests {
         let logits = [2.0, 1.0, 0.0];
         let p = SamplingParams { do_sample: true, typical_p: Some(0.01), seed: Some(3), ..Default::default() };
         let mut s = Sampler::new(p);
-        let c = s.choose(&logits, &[], 3);
+        let c = s.choose(&logits, &[], 3, None);
         assert!(c.logprob.abs() < 1e-6, "single token left: {c:?}");
+    }
+
+    #[test]
+    fn constrained_greedy_takes_the_best_allowed_token_or_the_fallback() {
+        let mut s = Sampler::new(SamplingParams::default());
+        let logits = [0.5, 3.0, 2.0, 2.0, -1.0];
+        let mut odd_only = |id: u32| id % 2 == 1;
+        assert_eq!(s.choose(&logits, &[], 0, Some((&mut odd_only, Some(4)))).id, 1);
+        let mut not_one = |id: u32| id != 1;
+        // Ties keep argmax's order: 2 before 3.
+        let c = s.choose(&logits, &[], 0, Some((&mut not_one, Some(4))));
+        assert_eq!(c.id, 2);
+        assert!((c.logprob - log_softmax(&logits)[2]).abs() < 1e-6, "logprob of the unconstrained distribution");
+        let mut nothing = |_: u32| false;
+        assert_eq!(s.choose(&logits, &[], 0, Some((&mut nothing, Some(4)))).id, 4);
+    }
+
+    #[test]
+    fn constrained_sampling_draws_only_allowed_tokens_reproducibly() {
+        let params = SamplingParams { do_sample: true, seed: Some(3), ..SamplingParams::default() };
+        let logits = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0];
+        let run = || {
+            let mut s = Sampler::new(params.clone());
+            (0..50)
+                .map(|_| {
+                    let mut even = |id: u32| id % 2 == 0;
+                    s.choose(&logits, &[], 0, Some((&mut even, None))).id
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = run();
+        assert!(a.iter().all(|id| id % 2 == 0), "{a:?}");
+        assert_eq!(a, run());
+        for id in [0, 2, 4] {
+            assert!(a.contains(&id), "allowed token {id} never drawn: {a:?}");
+        }
     }
 }
