@@ -322,8 +322,10 @@ pub fn step(
         let choice = match s.req.constraint.clone() {
             None => s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, None),
             Some(c) => {
-                let (eos, text, ids, n) = (&s.eos, &s.generated_text_raw, &s.all_ids, s.tokens.len());
-                let mut accept = |id: u32| accepts(tok, c.as_ref(), eos, text, &ids[ids.len() - n.min(4)..], id);
+                // The exact text so far (the streaming decoder may hold back a partial piece).
+                let text = s.generated_text(tok)?;
+                let (eos, ids, n) = (&s.eos, &s.all_ids, s.tokens.len());
+                let mut accept = |id: u32| accepts(tok, c.as_ref(), eos, &text, &ids[ids.len() - n.min(4)..], id);
                 let fallback = s.eos.first().copied();
                 s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut accept, fallback)))
             }

@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod api;
 pub mod chat;
 pub mod error;
+pub mod grammar;
 pub mod infer;
 pub mod metrics;
 pub mod openapi;

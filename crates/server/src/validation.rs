@@ -172,9 +172,10 @@ impl Validation {
                 )));
             }
         }
-        if p.grammar.is_some() {
-            return Err(invalid("grammar is not supported"));
-        }
+        let constraint = match &p.grammar {
+            Some(g) if !g.is_null() => Some(crate::grammar::parse(g, &inputs)?),
+            _ => None,
+        };
         let (adapter, adapter_name) = self.adapters.resolve(p.adapter_id.as_deref().unwrap_or(""), l.lenient_adapters).await?;
 
         let engine = self.engine.clone();
@@ -220,6 +221,7 @@ impl Validation {
                 top_n_tokens: top_n_tokens as usize,
                 decoder_input_details: p.decoder_input_details,
                 ignore_eos: false,
+                constraint,
             },
             details: p.details || p.decoder_input_details,
             return_full_text: p.return_full_text.unwrap_or(opts.default_return_full_text),

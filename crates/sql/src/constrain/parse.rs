@@ -91,6 +91,11 @@ struct Parser<'a> {
 /// The verdict for `text` over tables `(name, columns)`.
 pub(super) fn check(tables: &[(String, Vec<String>)], text: &str) -> Verdict {
     let Ok(toks) = lex(text) else { return Verdict::Dead };
+    if toks.last() == Some(&Tok::Open) {
+        // A trailing `!` or `|` is viable only where `!=` or `||` would be.
+        let completed = format!("{text}{}", if text.ends_with('!') { "=" } else { "|" });
+        return if check(tables, &completed) == Verdict::Dead { Verdict::Dead } else { Verdict::Viable };
+    }
     let run = |final_| Parser { toks: toks.clone(), i: 0, final_, tables, ctes: vec![], scopes: vec![] }.statement();
     if toks.is_empty() {
         return Verdict::Viable;
@@ -117,7 +122,6 @@ impl<'a> Parser<'a> {
             Some(Tok::Str | Tok::Num) => Look::Lit,
             Some(Tok::OpenStr) if !self.final_ => Look::Lit,
             Some(Tok::Punct(p)) => Look::Punct(p),
-            Some(Tok::Open) if !self.final_ => return Err(Stop::Viable),
             Some(Tok::PartialQuoted(_) | Tok::OpenStr | Tok::Open) => return Err(Stop::Dead),
         })
     }

@@ -64,6 +64,8 @@ fn invented_names_and_other_statements_are_dead() {
         "SELECT name FROM customers WHERE city = 'x' ORDER BY nme",
         "SELECT name, FROM",
         "SELECT ? FROM",
+        "SELECT name FROM customers WHERE abc|",
+        "SELECT name FROM customers !",
     ] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
     }
