@@ -244,7 +244,7 @@ fn eval_internal_with_the_in_process_engine() {
     let first = std::fs::read_to_string(fixtures().join("val_mini.jsonl")).unwrap();
     let row: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     let prompt = format!("{}\n\nReturn only the SQL query.", row["input"].as_str().unwrap());
-    let text = engine.complete_greedy(&prompt, Some(&adapter), 256).unwrap();
+    let text = engine.complete_greedy(&prompt, Some(&adapter), 256, None).unwrap();
     let recorded = examples[0]["prediction"].as_str().unwrap();
     let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     assert_eq!(words(recorded), words(&text), "example 0 should carry the engine's output");

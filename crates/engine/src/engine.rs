@@ -103,14 +103,21 @@ impl Engine {
     }
 
     /// Greedy completion of `prompt` — what `serve` answers with temperature 0 — with at most
-    /// `max_new_tokens` new tokens, fewer when the context leaves less room.
-    pub fn complete_greedy(&self, prompt: &str, adapter: Option<&Arc<LoraAdapter>>, max_new_tokens: usize) -> Result<String> {
+    /// `max_new_tokens` new tokens, fewer when the context leaves less room; constrained to
+    /// `constraint` when given.
+    pub fn complete_greedy(
+        &self,
+        prompt: &str,
+        adapter: Option<&Arc<LoraAdapter>>,
+        max_new_tokens: usize,
+        constraint: Option<Arc<dyn crate::Constraint>>,
+    ) -> Result<String> {
         let ids = self.encode_prompt(prompt)?;
         let room = self.config().max_position_embeddings.saturating_sub(ids.len());
         if room == 0 {
             return Err(Error::Request(format!("the prompt ({} tokens) fills the model's context", ids.len())));
         }
-        let req = GenerateRequest { adapter: adapter.cloned(), ..GenerateRequest::greedy(ids, max_new_tokens.min(room)) };
+        let req = GenerateRequest { adapter: adapter.cloned(), constraint, ..GenerateRequest::greedy(ids, max_new_tokens.min(room)) };
         let seq = self.generate(vec![req])?.pop().ok_or_else(|| Error::Request("no output".into()))?;
         seq.generated_text(&self.tokenizer)
     }

@@ -72,12 +72,16 @@ pub struct Args {
     /// Show the schema trimming, the prompt and the raw generation (on standard error).
     #[arg(long, short)]
     pub verbose: bool,
+    /// Schema-constrained decoding: the SQL must parse and may only name tables and columns of
+    /// the (trimmed) schema in the prompt; with --endpoint sent as `parameters.grammar`.
+    #[arg(long, conflicts_with = "sql")]
+    pub constrained: bool,
 }
 
 /// Where SQL comes from.
 enum Generator {
     Fixed(String),
-    Engine { engine: Box<Engine>, adapter: Option<Arc<LoraAdapter>> },
+    Engine { engine: Box<Engine>, adapter: Option<Arc<LoraAdapter>>, constrained: bool },
     Endpoint(EndpointSource),
 }
 
@@ -89,6 +93,9 @@ impl Generator {
         if let Some(url) = &a.endpoint {
             let mut src = EndpointSource::new(url, a.adapter_id.clone(), super::eval::hf_token(), Duration::from_secs(a.request_timeout));
             src.max_new_tokens = u32::try_from(a.max_new_tokens).unwrap_or(u32::MAX);
+            if a.constrained {
+                src.grammar = Some(serde_json::json!({"type": "sql", "value": null}));
+            }
             return Ok(Generator::Endpoint(src));
         }
         let (model, adapter_dir) = match &a.model {
@@ -113,7 +120,7 @@ impl Generator {
             Some(dir) => Some(engine.load_adapter(dir, "adapter").with_context(|| format!("loading --adapter {}", dir.display()))?),
             None => None,
         };
-        Ok(Generator::Engine { engine: Box::new(engine), adapter })
+        Ok(Generator::Engine { engine: Box::new(engine), adapter, constrained: a.constrained })
     }
 
     /// Tokens of `text` (exact with the engine, estimated at 3.5 characters per token otherwise).
@@ -136,11 +143,19 @@ impl Generator {
         match self {
             Generator::Fixed(s) => Ok(s.clone()),
             Generator::Endpoint(src) => src.predict(0, prompt, "").map_err(|e| anyhow::anyhow!("{e}")),
-            Generator::Engine { engine, adapter } => engine
-                .complete_greedy(prompt, adapter.as_ref(), max_new_tokens)
+            Generator::Engine { engine, adapter, constrained } => engine
+                .complete_greedy(prompt, adapter.as_ref(), max_new_tokens, constrained.then(|| sql_constraint_of_prompt(prompt)).transpose().map_err(anyhow::Error::msg)?)
                 .context("generating (if the prompt fills the context, trim the schema with --max_tables)"),
         }
     }
+}
+
+/// The schema-constrained SQL grammar of a Text-to-SQL prompt (its `### Schema:` block).
+pub(crate) fn sql_constraint_of_prompt(prompt: &str) -> Result<Arc<dyn text2sql_engine::Constraint>, String> {
+    use text2sql_server::grammar::{schema_of_prompt, SqlGrammar};
+    let ddl = schema_of_prompt(prompt).ok_or("--constrained: the prompt has no `### Schema:` block")?;
+    let g = SqlGrammar::from_ddl(ddl).map_err(|e| format!("--constrained: {e}"))?;
+    Ok(Arc::new(g))
 }
 
 /// Runs `text2sql ask`.

@@ -84,6 +84,10 @@ struct Common {
     /// Endpoint request timeout in seconds.
     #[arg(long = "request_timeout", alias = "request-timeout", default_value_t = 120)]
     request_timeout: u64,
+    /// Schema-constrained decoding: the SQL may only name tables and columns of each prompt's
+    /// schema and must parse (engine or endpoint: `parameters.grammar` of type sql).
+    #[arg(long, conflicts_with_all = ["mock", "predictions"])]
+    constrained: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -122,9 +126,13 @@ impl Common {
             SourceChoice::File(p) => Box::new(FileSource::open(&p, n).with_context(|| "--predictions")?),
             SourceChoice::Endpoint { url, adapter_id } => {
                 let token = hf_token();
-                Box::new(EndpointSource::new(&url, adapter_id, token, Duration::from_secs(self.request_timeout)))
+                let mut src = EndpointSource::new(&url, adapter_id, token, Duration::from_secs(self.request_timeout));
+                if self.constrained {
+                    src.grammar = Some(serde_json::json!({"type": "sql", "value": null}));
+                }
+                Box::new(src)
             }
-            SourceChoice::Engine { model, adapter } => Box::new(EngineSource::load(model, adapter)?),
+            SourceChoice::Engine { model, adapter } => Box::new(EngineSource::load(model, adapter, self.constrained)?),
         })
     }
 
@@ -201,20 +209,24 @@ struct EngineSource {
     engine: text2sql_engine::Engine,
     adapter: Option<std::sync::Arc<text2sql_engine::LoraAdapter>>,
     label: String,
+    constrained: bool,
 }
 
 impl EngineSource {
-    fn load(model: PathBuf, adapter: Option<PathBuf>) -> Result<Self> {
+    fn load(model: PathBuf, adapter: Option<PathBuf>, constrained: bool) -> Result<Self> {
         let engine = text2sql_engine::Engine::load(&model).with_context(|| format!("loading --model {}", model.display()))?;
         let adapter = match &adapter {
             Some(dir) => Some(engine.load_adapter(dir, "adapter").with_context(|| format!("loading --adapter {}", dir.display()))?),
             None => None,
         };
-        let label = match &adapter {
+        let mut label = match &adapter {
             Some(a) => format!("engine {} + adapter {}", model.display(), a.path.display()),
             None => format!("engine {}", model.display()),
         };
-        Ok(Self { engine, adapter, label })
+        if constrained {
+            label.push_str(", schema-constrained");
+        }
+        Ok(Self { engine, adapter, label, constrained })
     }
 }
 
@@ -224,8 +236,8 @@ impl PredictionSource for EngineSource {
     }
 
     fn predict(&self, _: usize, prompt: &str, _: &str) -> std::result::Result<String, text2sql_sql::eval::source::SourceError> {
-        self.engine
-            .complete_greedy(prompt, self.adapter.as_ref(), 256)
-            .map_err(|e| text2sql_sql::eval::source::SourceError(e.to_string()))
+        let err = |e: String| text2sql_sql::eval::source::SourceError(e);
+        let constraint = if self.constrained { Some(super::ask::sql_constraint_of_prompt(prompt).map_err(err)?) } else { None };
+        self.engine.complete_greedy(prompt, self.adapter.as_ref(), 256, constraint).map_err(|e| err(e.to_string()))
     }
 }

@@ -57,6 +57,14 @@ pub struct Args {
     /// Print TGI's JSON response body (with details) instead of the text.
     #[arg(long)]
     pub json: bool,
+    /// Schema-constrained SQL: the output must parse and name only tables and columns of the
+    /// prompt's `### Schema:` block (same as --grammar '{"type": "sql", "value": null}').
+    #[arg(long, conflicts_with = "grammar")]
+    pub constrained: bool,
+    /// A grammar as TGI's `parameters.grammar`: {"type": "regex", "value": "..."} or
+    /// {"type": "sql", "value": null | "<DDL>"}.
+    #[arg(long)]
+    pub grammar: Option<String>,
 }
 
 /// Turns CLI flags into validated sampling parameters.
@@ -127,7 +135,17 @@ pub fn run(args: Args) -> Result<()> {
         None => None,
     };
     let input_ids = engine.encode_prompt(&prompt)?;
+    let grammar = match (&args.grammar, args.constrained) {
+        (Some(g), _) => Some(serde_json::from_str::<serde_json::Value>(g).context("--grammar: invalid JSON")?),
+        (None, true) => Some(serde_json::json!({"type": "sql", "value": null})),
+        (None, false) => None,
+    };
+    let constraint = match grammar {
+        Some(g) => Some(text2sql_server::grammar::parse(&g, &prompt).map_err(|e| anyhow::anyhow!("--grammar: {e}"))?),
+        None => None,
+    };
     let req = GenerateRequest {
+        constraint,
         adapter,
         sampling,
         stop: args.stop.clone(),

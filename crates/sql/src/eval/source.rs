@@ -71,6 +71,8 @@ pub struct EndpointSource {
     agent: ureq::Agent,
     /// Tokens to generate.
     pub max_new_tokens: u32,
+    /// `parameters.grammar` sent with every request (e.g. `{"type": "sql", "value": null}`).
+    pub grammar: Option<serde_json::Value>,
 }
 
 impl EndpointSource {
@@ -82,6 +84,7 @@ impl EndpointSource {
             token,
             agent: ureq::AgentBuilder::new().timeout(timeout).build(),
             max_new_tokens: 256,
+            grammar: None,
         }
     }
 }
@@ -97,6 +100,9 @@ impl PredictionSource for EndpointSource {
         let mut params = serde_json::json!({"max_new_tokens": self.max_new_tokens, "temperature": 0.0});
         if let Some(a) = &self.adapter_id {
             params["adapter_id"] = serde_json::Value::String(a.clone());
+        }
+        if let Some(g) = &self.grammar {
+            params["grammar"] = g.clone();
         }
         let body = serde_json::json!({"inputs": prompt, "parameters": params});
         let mut req = self.agent.post(&format!("{}/generate", self.url));
