@@ -93,8 +93,14 @@ def tiny(d, args):
     schema.send_keys("CREATE TABLE users (id INT, name TEXT);")
     by_id(d, "question").send_keys("How many users?")
     generate(d, 60)
-    if not by_id(d, "output-sql").text.strip():
+    out = by_id(d, "output-sql").text.strip()
+    if not out:
         fail("no generated text shown")
+    # Schema-constrained by default: even a random model writes (the start of) a SELECT.
+    if not by_id(d, "constrained").is_selected():
+        fail("the schema-constrained toggle is not on by default")
+    if len(out) >= 6 and not out.upper().startswith(("SELECT", "WITH")):
+        fail(f"constrained output is not a SELECT: {out!r}")
     badges = by_id(d, "badges").text
     if not badges:
         fail("no parse/schema badges after generation")

@@ -98,3 +98,35 @@ async fn sql_grammar_with_explicit_ddl_and_regex_grammar() {
     assert!(regex::Regex::new(r"^(yes|no)-[0-9]{3}$").unwrap().is_match(text), "{text:?}");
     assert_eq!(body["details"]["finish_reason"], "eos_token");
 }
+
+#[tokio::test]
+async fn openai_routes_take_response_format() {
+    let app = app();
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"messages": [{"role": "user", "content": "Answer"}], "max_tokens": 10,
+               "response_format": {"type": "regex", "value": "(yes|no)"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(content == "yes" || content == "no", "{content:?}");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+
+    let r = post(
+        &app,
+        "/v1/completions",
+        json!({"prompt": prompt(SCHEMAS[0]), "max_tokens": 20, "response_format": {"type": "sql", "value": null}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.json()["choices"][0]["text"].as_str().unwrap().to_string();
+    let schema = Schema::from_ddl(SCHEMAS[0]).unwrap();
+    assert_ne!(SqlConstraint::new(&schema).check(&text), Verdict::Dead, "{text:?}");
+
+    let r = post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})).await;
+    assert_eq!(r.status, 422);
+    assert!(r.json()["error"].as_str().unwrap().contains("json_object"));
+}

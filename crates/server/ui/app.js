@@ -175,7 +175,7 @@ function renderAbout(info, models) {
 }
 
 // ---------- generation ----------
-function parameters() {
+function parameters(ddl) {
   const num = (id) => { const v = $(id).value.trim(); return v === "" ? null : Number(v); };
   const temperature = num("temperature") || 0;
   const p = { max_new_tokens: num("max-new-tokens") || 128, details: true };
@@ -191,6 +191,8 @@ function parameters() {
   if (rep !== null && rep !== 1) p.repetition_penalty = rep;
   const seed = num("seed");
   if (seed !== null) p.seed = seed;
+  // Schema-constrained SQL (the server's `sql` grammar over this schema).
+  if ($("constrained").checked) p.grammar = { type: "sql", value: ddl };
   return p;
 }
 
@@ -236,7 +238,7 @@ async function generate() {
     const resp = await fetch("/generate_stream", {
       method: "POST",
       headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ inputs: state.prompt, parameters: parameters() }),
+      body: JSON.stringify({ inputs: state.prompt, parameters: parameters(ddl) }),
       signal: state.controller.signal,
     });
     if (!resp.ok) {

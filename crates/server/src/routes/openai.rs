@@ -81,7 +81,8 @@ pub struct ChatRequest {
     /// Not supported.
     #[schema(value_type = Option<Object>)]
     pub tools: Option<Value>,
-    /// Not supported yet.
+    /// Constrained decoding, as `parameters.grammar`: `{"type": "sql", "value": null | "<DDL>"}`
+    /// or `{"type": "regex", "value": "..."}` (JSON types: not yet).
     #[schema(value_type = Option<Object>)]
     pub response_format: Option<Value>,
 }
@@ -112,6 +113,11 @@ pub struct CompletionRequest {
     pub repetition_penalty: Option<f32>,
     /// Frequency penalty.
     pub frequency_penalty: Option<f32>,
+    /// Constrained decoding, as `parameters.grammar` (`{"type": "sql", "value": null}`,
+    /// `{"type": "regex", "value": "..."}`): an extension of this route.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub response_format: Option<Value>,
     /// Not supported.
     pub suffix: Option<String>,
 }
@@ -187,9 +193,6 @@ pub async fn chat_completions(State(state): State<AppState>, Json(req): Json<Cha
     if req.tools.is_some() {
         return InferError::Validation("tools are not supported".into()).into_response();
     }
-    if req.response_format.is_some() {
-        return InferError::Validation("response_format is not supported".into()).into_response();
-    }
     let prompt = match state.chat.apply(&req.messages) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -208,6 +211,7 @@ pub async fn chat_completions(State(state): State<AppState>, Json(req): Json<Cha
         repetition_penalty: req.presence_penalty.map(|p| p + 2.0),
         top_n_tokens: req.top_logprobs.filter(|_| want_logprobs),
         details: true,
+        grammar: req.response_format.clone(),
         ..Default::default()
     };
     let add_special = !state.chat.has_template();
@@ -316,6 +320,7 @@ pub async fn completions(State(state): State<AppState>, Json(req): Json<Completi
         frequency_penalty: req.frequency_penalty,
         repetition_penalty: req.repetition_penalty,
         details: true,
+        grammar: req.response_format.clone(),
         ..Default::default()
     };
     let model_name = state.info.model_id.clone();
