@@ -18,6 +18,9 @@ pub enum BenchCommand {
     /// Load test of a running server (`text2sql serve` or TGI): N concurrent clients over M
     /// adapters; mixed adapters vs. base vs. one adapter at a time; throughput and latency.
     Serve(super::bench_serve::ServeArgs),
+    /// Cost of schema-constrained decoding: greedy generation of the hand-written evaluation
+    /// prompts with and without the `sql` grammar; checks per token and their time.
+    Grammar(super::bench_grammar::GrammarArgs),
 }
 
 /// Arguments of `text2sql bench engine`.
@@ -105,6 +108,7 @@ fn measure(model: &Model, adapters: &[Option<Arc<LoraAdapter>>], prompt_len: usi
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Serve(args) => super::bench_serve::run(args),
+        BenchCommand::Grammar(args) => super::bench_grammar::run(args),
         BenchCommand::Engine(args) => {
             let cfg = shape_config(&args.shape)?;
             let t = Instant::now();

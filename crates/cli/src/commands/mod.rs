@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod bench;
+pub mod bench_grammar;
 pub mod bench_serve;
 pub mod data;
 pub mod default_model;
