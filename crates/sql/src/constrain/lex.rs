@@ -36,10 +36,9 @@ pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
         let c = b[i];
         if c.is_ascii_whitespace() {
             i += 1;
-        } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
+        } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'/' && b.get(i + 1) == Some(&b'*') {
+            // Comments: nothing a generated query needs, and a place for the model to ramble.
+            return Err(i);
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
@@ -48,10 +47,16 @@ pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
             let w = s[start..i].to_string();
             out.push(if i == b.len() { Tok::PartialWord(w) } else { Tok::Word(w) });
         } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_') {
                 // 1e5, 1.5, 0x1F: a following letter/dot belongs to the number.
                 let exp_sign = (b[i] == b'e' || b[i] == b'E') && matches!(b.get(i + 1), Some(b'+' | b'-'));
                 i += if exp_sign { 2 } else { 1 };
+            }
+            let text = &s[start..i.min(b.len())];
+            if !(numeric_literal(text) || i >= b.len() && numeric_prefix(text)) {
+                // `1firehose`, `3.4.5`: SQLite's "unrecognized token".
+                return Err(start);
             }
             out.push(Tok::Num);
         } else if c == b'\'' {
@@ -101,4 +106,51 @@ pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
         }
     }
     Ok(out)
+}
+
+/// A whole SQLite numeric literal: `12`, `1.5`, `.5`, `1.`, `1e5`, `2.5E-3`, `0x1F`.
+fn numeric_literal(t: &str) -> bool {
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit());
+    }
+    let (mant, exp) = match t.find(['e', 'E']) {
+        Some(k) => (&t[..k], Some(&t[k + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit());
+    let mant_ok = digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty());
+    let exp_ok = exp.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mant_ok && exp_ok
+}
+
+/// A numeric literal still being typed at the end of the input (`1e`, `2.5E-`, `0x`).
+fn numeric_prefix(t: &str) -> bool {
+    ["", "0", "1", "+1", "-1"].iter().any(|tail| numeric_literal(&format!("{t}{tail}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_sqlite_literals() {
+        for ok in ["12", "1.5", ".5", "1.", "1e5", "2.5E-3", "0x1F", "1e+2"] {
+            assert!(numeric_literal(ok), "{ok}");
+            assert!(lex(&format!("{ok} ")).is_ok(), "{ok}");
+        }
+        for bad in ["1firehose", "3.4.5", "1e", "0x", "1_000", "12abc"] {
+            assert!(!numeric_literal(bad), "{bad}");
+            assert!(lex(&format!("{bad} ")).is_err(), "{bad}");
+        }
+        for prefix in ["1e", "2.5E-", "0x", "1."] {
+            assert!(lex(prefix).is_ok(), "{prefix}");
+        }
+        assert!(lex("SELECT 1 -- comment").is_err());
+        assert!(lex("SELECT 1 /* c */").is_err());
+        assert!(lex("SELECT 1 - -1").is_ok());
+    }
 }

@@ -9,9 +9,16 @@
 //! the tables in scope once FROM is known), unknown functions and non-SELECT statements are dead.
 //!
 //! Before FROM is read, a column may be any column of the schema (or of a CTE), and a qualifier
-//! any table, CTE or short (≤ 3 characters, `T1`, `c`) alias that FROM must then define. So the
-//! select list cannot name the output columns of a subquery in FROM (use `*`, or refer to them
-//! after FROM); aliases of the select list need `AS`.
+//! any table, CTE or short (≤ 3 characters, `T1`, `c`) alias; once FROM is over, each of those
+//! names must resolve against it (a column of a joined table, `alias.column` of that alias), or
+//! the text is dead, as SQLite would answer "no such column". A join's ON condition sees only
+//! the tables to its left. So the select list cannot name the output columns of a subquery in
+//! FROM (use `*`, or refer to them after FROM); aliases of the select list need `AS`.
+//!
+//! Also dead, because a small model under a names-only constraint derails into them: comments,
+//! an implicit table alias glued to a clause keyword (`FROM t WHEREx`), the same name twice in
+//! one FROM, DISTINCT in a non-aggregate call, nesting deeper than 8 parentheses, and numbers
+//! running into letters (`1abc`).
 
 mod lex;
 mod parse;

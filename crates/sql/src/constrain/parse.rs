@@ -38,6 +38,18 @@ const FUNCTIONS: &[&str] = &[
 
 const LITERAL_WORDS: &[&str] = &["NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"];
 
+/// Clause keywords an implicit table alias may not begin with (`FROM t WHEREscore`).
+const GLUED: &[&str] = &[
+    "CROSS", "EXCEPT", "GROUP", "HAVING", "INNER", "INTERSECT", "JOIN", "LEFT", "LIMIT", "NATURAL", "ORDER", "RIGHT",
+    "UNION", "USING", "WHERE",
+];
+
+/// Aggregates, the only calls that take DISTINCT.
+const AGGREGATES: &[&str] = &["AVG", "COUNT", "GROUP_CONCAT", "MAX", "MIN", "SUM", "TOTAL"];
+
+/// Deepest parenthesis nesting a constrained statement may reach (Spider's gold needs 4).
+const MAX_DEPTH: usize = 8;
+
 /// Qualifiers used before FROM (e.g. `T1.name`) may be aliases FROM defines later: short ones only.
 const MAX_FORWARD_ALIAS: usize = 3;
 
@@ -60,11 +72,15 @@ struct Source {
     cols: Option<Vec<String>>,
 }
 
+/// A name used before its scope's FROM clause was complete (in the select list or a join's
+/// ON condition), checked once FROM is known: `(qualifier, column)`.
+type Deferred = (Option<String>, String);
+
 #[derive(Debug, Default)]
 struct Scope {
     sources: Vec<Source>,
     aliases: Vec<String>,
-    pending: Vec<String>,
+    deferred: Vec<Deferred>,
     from_done: bool,
 }
 
@@ -83,6 +99,9 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     i: usize,
     final_: bool,
+    /// A trailing partial word stands for a strictly longer word (its whole-word reading is
+    /// parsed separately), so it does not match a keyword it already spells out.
+    longer_only: bool,
     tables: &'a [(String, Vec<String>)],
     ctes: Vec<Source>,
     scopes: Vec<Scope>,
@@ -96,15 +115,40 @@ pub(super) fn check(tables: &[(String, Vec<String>)], text: &str) -> Verdict {
         let completed = format!("{text}{}", if text.ends_with('!') { "=" } else { "|" });
         return if check(tables, &completed) == Verdict::Dead { Verdict::Dead } else { Verdict::Viable };
     }
-    let run = |final_| Parser { toks: toks.clone(), i: 0, final_, tables, ctes: vec![], scopes: vec![] }.statement();
+    let mut depth = 0usize;
+    for t in &toks {
+        match t {
+            Tok::Punct("(") => depth += 1,
+            Tok::Punct(")") => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Verdict::Dead;
+        }
+    }
     if toks.is_empty() {
         return Verdict::Viable;
     }
-    if run(true).is_ok() {
+    let run = |toks: Vec<Tok>, final_, longer_only| {
+        Parser { toks, i: 0, final_, longer_only, tables, ctes: vec![], scopes: vec![] }.statement()
+    };
+    if run(toks.clone(), true, false).is_ok() {
         return Verdict::Complete;
     }
-    match run(false) {
-        Err(Stop::Viable) => Verdict::Viable,
+    let viable = |r: R<()>| matches!(r, Err(Stop::Viable));
+    match toks.last().cloned() {
+        // A word still being typed either ends here (then it must fit as the whole word: `FROM t
+        // WHERE` ends FROM, which may leave a name unresolved) or grows into a longer one.
+        Some(Tok::PartialWord(w)) => {
+            let mut whole = toks.clone();
+            *whole.last_mut().unwrap_or_else(|| unreachable!()) = Tok::Word(w);
+            if viable(run(whole, false, false)) || viable(run(toks, false, true)) {
+                Verdict::Viable
+            } else {
+                Verdict::Dead
+            }
+        }
+        _ if viable(run(toks, false, false)) => Verdict::Viable,
         _ => Verdict::Dead,
     }
 }
@@ -133,7 +177,7 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 Ok(true)
             }
-            Look::Partial(p) if begins(k, p) => Err(Stop::Viable),
+            Look::Partial(p) if begins(k, p) && !(self.longer_only && p.len() == k.len()) => Err(Stop::Viable),
             _ => Ok(false),
         }
     }
@@ -291,15 +335,14 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        if self.kw("FROM")? {
+        let from = self.kw("FROM")?;
+        // From here on names resolve against the sources FROM has listed so far: a join's ON
+        // condition sees the tables to its left (and the enclosing queries'), nothing else.
+        self.scope().from_done = true;
+        if from {
             self.from_clause()?;
         }
-        let scope = self.scope();
-        scope.from_done = true;
-        let names: Vec<String> = scope.sources.iter().map(|s| s.name.clone()).collect();
-        if scope.pending.iter().any(|p| !names.iter().any(|n| eq(n, p))) {
-            return Err(Stop::Dead);
-        }
+        self.resolve_deferred()?;
         if self.kw("WHERE")? {
             self.expr()?;
         }
@@ -382,8 +425,22 @@ impl<'a> Parser<'a> {
             let cols = known.iter().find(|s| eq(&s.name, &t)).and_then(|s| s.cols.clone());
             (Some(t), cols)
         };
-        let alias = if self.kw("AS")? { Some(self.free_name()?.ok_or(Stop::Dead)?) } else { self.free_name()? };
+        let alias = if self.kw("AS")? {
+            Some(self.free_name()?.ok_or(Stop::Dead)?)
+        } else {
+            match self.look()? {
+                // `FROM t WHEREx`: a glued keyword, not an alias.
+                Look::Word(w) if GLUED.iter().any(|k| w.len() > k.len() && begins(w, k)) => return Err(Stop::Dead),
+                Look::Partial(w) if GLUED.iter().any(|k| begins(w, k)) => return Err(Stop::Dead),
+                _ => self.free_name()?,
+            }
+        };
         let scope = self.scope();
+        let taken = |n: &str| scope.sources.iter().any(|s| eq(&s.name, n));
+        if alias.as_deref().is_some_and(taken) || alias.is_none() && name.as_deref().is_some_and(taken) {
+            // The same name twice in one FROM: every reference to it would be ambiguous.
+            return Err(Stop::Dead);
+        }
         if let Some(a) = alias {
             scope.sources.push(Source { name: a, cols: cols.clone() });
         }
@@ -572,7 +629,8 @@ impl<'a> Parser<'a> {
                     Ok(None)
                 } else if FUNCTIONS.iter().any(|f| eq(f, &w)) && self.call_follows()? {
                     self.i += 1;
-                    self.call_args().map(|_| None)
+                    let aggregate = AGGREGATES.iter().any(|f| eq(f, &w));
+                    self.call_args(aggregate).map(|_| None)
                 } else {
                     self.column_ref()
                 }
@@ -611,7 +669,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn call_args(&mut self) -> R<()> {
+    fn call_args(&mut self, aggregate: bool) -> R<()> {
         self.expect_punct("(")?;
         if self.punct(")")? {
             return Ok(());
@@ -619,7 +677,9 @@ impl<'a> Parser<'a> {
         if self.punct("*")? {
             return self.expect_punct(")");
         }
-        self.kw("DISTINCT")?;
+        if aggregate {
+            self.kw("DISTINCT")?;
+        }
         self.expr_list()?;
         self.expect_punct(")")
     }
@@ -728,22 +788,48 @@ impl<'a> Parser<'a> {
         self.i += 1;
         if qualifier_cols.is_some() && self.punct(".")? {
             let cols = qualifier_cols.unwrap_or_default();
-            let known_qualifier = self.visible_sources().iter().any(|s| eq(&s.name, &first))
-                || self.tables.iter().any(|(t, _)| eq(t, &first))
-                || self.ctes.iter().any(|s| eq(&s.name, &first));
-            if !known_qualifier {
-                self.scope().pending.push(first);
-            }
+            let early = !self.from_done();
             if self.punct("*")? {
+                if early {
+                    self.scope().deferred.push((Some(first), "*".into()));
+                }
                 return Ok(None);
             }
             let cands = cols.unwrap_or_else(|| self.tables.iter().flat_map(|(_, c)| c.iter().cloned()).collect());
-            return self.name_in(&cands)?.ok_or(Stop::Dead).map(Some);
+            let col = self.name_in(&cands)?.ok_or(Stop::Dead)?;
+            if early {
+                self.scope().deferred.push((Some(first), col.clone()));
+            }
+            return Ok(Some(col));
         }
         if is_column {
+            // A double-quoted name that resolves to nothing is a string in SQLite: not deferred.
+            if !self.from_done() && !quoted {
+                self.scope().deferred.push((None, first.clone()));
+            }
             Ok(Some(first))
         } else {
             Err(Stop::Dead)
         }
+    }
+
+    /// Once FROM is complete, every name used before it must resolve: an unqualified column to
+    /// a column of a visible source (or a select-list alias), a qualified one to a visible
+    /// source of that name having that column. (SQLite would say "no such column".)
+    fn resolve_deferred(&mut self) -> R<()> {
+        let deferred = std::mem::take(&mut self.scope().deferred);
+        let sources = self.visible_sources();
+        let has = |s: &Source, col: &str| col == "*" || s.cols.as_ref().is_none_or(|cs| cs.iter().any(|c| eq(c, col)));
+        let aliases = || self.scopes.iter().flat_map(|s| s.aliases.iter());
+        for (qualifier, col) in &deferred {
+            let ok = match qualifier {
+                Some(q) => sources.iter().any(|s| eq(&s.name, q) && has(s, col)),
+                None => sources.iter().any(|s| has(s, col)) || aliases().any(|a| eq(a, col)),
+            };
+            if !ok {
+                return Err(Stop::Dead);
+            }
+        }
+        Ok(())
     }
 }

@@ -71,6 +71,74 @@ fn invented_names_and_other_statements_are_dead() {
     }
 }
 
+/// Names used before FROM is complete (select list, ON conditions) must resolve against the
+/// FROM that follows, as SQLite resolves them: a column of a table the query never joins is
+/// "no such column" there, so it is dead here, at the latest where FROM ends.
+#[test]
+fn names_resolve_against_the_from_clause() {
+    let c = shop();
+    for ok in [
+        "SELECT name, total FROM orders JOIN customers ON customers.id = orders.customer_id",
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id",
+        "SELECT customers.name FROM customers",
+        "SELECT o.total FROM orders o WHERE o.customer_id IN (SELECT id FROM customers WHERE city = 'Oslo')",
+        "SELECT name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)",
+        "SELECT c.* FROM customers c",
+    ] {
+        assert_accepted(&c, ok, "resolves");
+    }
+    // Viable while FROM may still grow to include the owner of `name`...
+    assert_eq!(c.check("SELECT name FROM orders"), Verdict::Viable);
+    assert_eq!(c.check("SELECT name FROM orders JOIN"), Verdict::Viable);
+    // ...dead once FROM is over without it.
+    for bad in [
+        "SELECT name FROM orders WHERE",
+        "SELECT name FROM orders GROUP",
+        "SELECT name FROM orders;",
+        "SELECT customers.name FROM orders WHERE",
+        "SELECT T3.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id WHERE",
+        "SELECT T1.total FROM customers AS T1 WHERE",
+        "SELECT c.name FROM customers c JOIN orders o ON t2.id",
+        "SELECT c.name FROM customers c JOIN orders o ON c.total",
+        "SELECT c.* FROM orders WHERE",
+        "SELECT (SELECT name FROM orders) FROM customers",
+    ] {
+        assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
+    }
+    assert_ne!(c.check("SELECT name FROM orders"), Verdict::Complete);
+}
+
+/// Ways a small model derails under a constraint that only checks names: comments, glued
+/// keywords read as aliases, the same alias twice, DISTINCT in any call, endless nesting,
+/// numbers running into words.
+#[test]
+fn derailments_are_dead() {
+    let c = shop();
+    for bad in [
+        "SELECT name FROM customers --",
+        "SELECT name FROM customers /*",
+        "SELECT name FROM customers WHEREcity",
+        "SELECT name FROM customers ORDERBY",
+        "SELECT c.name FROM customers AS c JOIN orders AS c ON",
+        "SELECT 1 FROM customers JOIN customers WHERE",
+        "SELECT DATE(DISTINCT",
+        "SELECT name FROM customers WHERE id = 1firehose",
+        "SELECT name FROM customers WHERE id = 3.4.5",
+        "SELECT ABS(ABS(ABS(ABS(ABS(ABS(ABS(ABS(ABS(",
+    ] {
+        assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
+    }
+    for ok in [
+        "SELECT COUNT(DISTINCT city) FROM customers",
+        "SELECT name FROM customers WHERE id = 1e3",
+        "SELECT c.name FROM customers AS c JOIN customers AS d ON c.city = d.city",
+        "SELECT name FROM customers wh WHERE wh.id = 1",
+        "SELECT 1 - -1 FROM customers",
+    ] {
+        assert_accepted(&c, ok, "not a derailment");
+    }
+}
+
 #[test]
 fn complete_only_for_whole_statements() {
     let c = shop();
