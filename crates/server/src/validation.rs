@@ -172,8 +172,16 @@ impl Validation {
                 )));
             }
         }
+        // Compiling a grammar's automaton can take a while: off the async threads.
         let constraint = match &p.grammar {
-            Some(g) if !g.is_null() => Some(crate::grammar::parse(g, &inputs)?),
+            Some(g) if !g.is_null() => {
+                let (g, text) = (g.clone(), inputs.clone());
+                Some(
+                    tokio::task::spawn_blocking(move || crate::grammar::parse(&g, &text))
+                        .await
+                        .map_err(|e| InferError::Generation(format!("grammar task failed: {e}")))??,
+                )
+            }
             _ => None,
         };
         let (adapter, adapter_name) = self.adapters.resolve(p.adapter_id.as_deref().unwrap_or(""), l.lenient_adapters).await?;

@@ -1,6 +1,7 @@
 //! Constrained decoding through the server: `parameters.grammar` of type `sql` (schema from the
-//! prompt or given) and `regex`, with the random tiny model (whose free output is junk), in
-//! batches mixing constrained and free rows, different adapters and different schemas.
+//! prompt or given), `regex` and `json` (JSON schema), with the random tiny model (whose free
+//! output is junk), in batches mixing constrained and free rows, different adapters and
+//! different schemas; `response_format` on the OpenAI routes in TGI's and OpenAI's shapes.
 
 mod common;
 
@@ -126,7 +127,147 @@ async fn openai_routes_take_response_format() {
     let schema = Schema::from_ddl(SCHEMAS[0]).unwrap();
     assert_ne!(SqlConstraint::new(&schema).check(&text), Verdict::Dead, "{text:?}");
 
-    let r = post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})).await;
-    assert_eq!(r.status, 422);
-    assert!(r.json()["error"].as_str().unwrap().contains("json_object"));
+}
+
+/// A schema all of whose documents are short (bounded strings, arrays and integers), so a
+/// constrained row must end with EOS well within its token budget.
+fn bounded_schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 6},
+            "ok": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2},
+            "n": {"type": "integer", "maxDigits": 2}
+        },
+        "required": ["name", "ok", "tags"]
+    })
+}
+
+/// `text` is a JSON document of [`bounded_schema`]: required keys with the right types.
+fn assert_bounded_document(text: &str) {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {text:?}"));
+    assert!(obj.keys().all(|k| ["name", "ok", "tags", "n"].contains(&k.as_str())), "{text:?}");
+    assert!(obj["name"].as_str().is_some_and(|s| s.chars().count() <= 6), "{text:?}");
+    assert!(obj["ok"].is_boolean(), "{text:?}");
+    let tags = obj["tags"].as_array().unwrap_or_else(|| panic!("{text:?}"));
+    assert!(tags.len() <= 2 && tags.iter().all(|t| t == "a" || t == "b"), "{text:?}");
+    if let Some(n) = obj.get("n") {
+        assert!(n.as_i64().is_some_and(|n| n.abs() <= 99), "{text:?}");
+    }
+}
+
+/// TGI's JSON grammar: sampled (temperature 1.3) constrained rows over several seeds and
+/// adapters are JSON documents of the schema, each batched with a free row that is unaffected.
+#[tokio::test]
+async fn json_grammar_yields_schema_documents_across_seeds_next_to_free_rows() {
+    let app = app();
+    let mut handles = Vec::new();
+    for seed in 0..8u64 {
+        let adapter = ["", "qv", "pat"][seed as usize % 3];
+        let mut params = json!({"max_new_tokens": 160, "details": true, "do_sample": true, "seed": seed, "temperature": 1.3,
+                                "grammar": {"type": "json", "value": bounded_schema()}});
+        if !adapter.is_empty() {
+            params["adapter_id"] = json!(adapter);
+        }
+        let a = app.clone();
+        let body = json!({"inputs": "Reply with JSON:", "parameters": params});
+        handles.push(tokio::spawn(async move { (true, post(&a, "/generate", body).await) }));
+        let a = app.clone();
+        handles.push(tokio::spawn(async move {
+            (false, post(&a, "/generate", json!({"inputs": PROMPT, "parameters": {"max_new_tokens": 8, "details": true}})).await)
+        }));
+    }
+    let mut eos = 0;
+    for h in handles {
+        let (constrained, r) = h.await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        if !constrained {
+            assert_eq!(ids(&body["details"]), solo("", 8), "a free row in a JSON-constrained batch is unaffected");
+            continue;
+        }
+        let text = body["generated_text"].as_str().unwrap();
+        println!("{}: {text}", body["details"]["finish_reason"]);
+        if body["details"]["finish_reason"] == "eos_token" {
+            eos += 1;
+            assert_bounded_document(text);
+        }
+    }
+    // Every document of the schema is far shorter than 160 tokens: all rows end with EOS.
+    assert_eq!(eos, 8, "constrained rows that ended with EOS");
+}
+
+#[tokio::test]
+async fn json_grammar_errors_are_validation_422s() {
+    let app = app();
+    for (grammar, needle) in [
+        (json!({"type": "json", "value": {"type": "decimal"}}), "unsupported type `decimal`"),
+        (json!({"type": "json", "value": "{\"type\": "}), "not valid JSON"),
+        (json!({"type": "json", "value": {"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}}}), "`minimum`"),
+        (json!({"type": "json_schema", "value": {"name": "x"}}), "`schema`"),
+        (json!({"type": "json", "value": {"type": "string", "pattern": "^[ab]*a[ab]{24}$"}}), "too large"),
+    ] {
+        let r = post(&app, "/generate", json!({"inputs": "x", "parameters": {"max_new_tokens": 4, "grammar": grammar}})).await;
+        assert_eq!(r.status, 422, "{grammar}: {}", r.text());
+        let body = r.json();
+        assert_eq!(body["error_type"], "validation", "{body}");
+        assert!(body["error"].as_str().unwrap().contains(needle), "{grammar}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn openai_routes_take_json_response_formats_in_tgi_and_openai_shapes() {
+    let app = app();
+    let chat = |format: serde_json::Value| {
+        let mut body = json!({"messages": [{"role": "user", "content": "Reply with JSON"}], "max_tokens": 160, "temperature": 0.0});
+        if !format.is_null() {
+            body["response_format"] = format;
+        }
+        body
+    };
+    let mut contents = Vec::new();
+    for format in [
+        json!({"type": "json", "value": bounded_schema()}),
+        json!({"type": "json_schema", "value": {"name": "reply", "schema": bounded_schema()}}),
+        json!({"type": "json_schema", "json_schema": {"name": "reply", "schema": bounded_schema(), "strict": true}}),
+    ] {
+        let r = post(&app, "/v1/chat/completions", chat(format.clone())).await;
+        assert_eq!(r.status, 200, "{format}: {}", r.text());
+        let body = r.json();
+        assert_eq!(body["choices"][0]["finish_reason"], "stop", "{body}");
+        let content = body["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+        assert_bounded_document(&content);
+        contents.push(content);
+    }
+    assert!(contents.iter().all(|c| c == &contents[0]), "same schema, same greedy output: {contents:?}");
+
+    // OpenAI's `json_object`: any JSON object (viable as far as it got; complete when stopped).
+    let r = post(&app, "/v1/chat/completions", chat(json!({"type": "json_object"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+    let any_object = text2sql_server::grammar::json_grammar("json_object", &json!({"type": "object"})).unwrap();
+    use text2sql_engine::{Constraint, Viability};
+    assert_ne!(any_object.check(content), Viability::Dead, "{content:?}");
+    if body["choices"][0]["finish_reason"] == "stop" {
+        assert!(serde_json::from_str::<serde_json::Value>(content).unwrap().is_object(), "{content:?}");
+    }
+
+    // `{"type": "text"}` is no constraint at all.
+    let free = post(&app, "/v1/chat/completions", chat(serde_json::Value::Null)).await.json();
+    let text = post(&app, "/v1/chat/completions", chat(json!({"type": "text"}))).await.json();
+    assert_eq!(free["choices"][0]["message"]["content"], text["choices"][0]["message"]["content"]);
+
+    // The completions route takes the same shapes; a bad schema is a 422.
+    let r = post(&app, "/v1/completions", json!({"prompt": "JSON:", "max_tokens": 160,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "reply", "schema": bounded_schema()}}})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["choices"][0]["finish_reason"], "stop", "{body}");
+    assert_bounded_document(body["choices"][0]["text"].as_str().unwrap());
+    let r = post(&app, "/v1/chat/completions", chat(json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {}}}}))).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error_type"], "validation");
 }

@@ -57,7 +57,7 @@ async fn every_validation_rule_is_a_422_naming_the_field() {
         (json!({"truncate": 0}), "`truncate` must be strictly positive and less than 200. Given: 0"),
         (json!({"max_new_tokens": 250}), "`inputs` tokens + `max_new_tokens` must be <= 256."),
         (json!({"best_of": 2, "do_sample": true}), "`best_of` != 1 is not allowed for this endpoint"),
-        (json!({"grammar": {"type": "json", "value": {}}}), "grammar `json` is not supported yet"),
+        (json!({"grammar": {"type": "json", "value": {"type": "decimal"}}}), "grammar `json` is not valid: unsupported type `decimal`"),
         (json!({"grammar": {"type": "sql", "value": "CREATE TABLE ("}}), "grammar `sql`: "),
         (json!({"grammar": {"type": "regex", "value": "("}}), "grammar `regex`: "),
         (json!({"adapter_id": "nope"}), "adapter `nope` is not loaded (loaded: qv, pat)"),

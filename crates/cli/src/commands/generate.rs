@@ -61,8 +61,8 @@ pub struct Args {
     /// prompt's `### Schema:` block (same as --grammar '{"type": "sql", "value": null}').
     #[arg(long, conflicts_with = "grammar")]
     pub constrained: bool,
-    /// A grammar as TGI's `parameters.grammar`: {"type": "regex", "value": "..."} or
-    /// {"type": "sql", "value": null | "<DDL>"}.
+    /// A grammar as TGI's `parameters.grammar`: {"type": "regex", "value": "..."},
+    /// {"type": "json", "value": <JSON schema>} or {"type": "sql", "value": null | "<DDL>"}.
     #[arg(long)]
     pub grammar: Option<String>,
 }

@@ -81,8 +81,9 @@ pub struct ChatRequest {
     /// Not supported.
     #[schema(value_type = Option<Object>)]
     pub tools: Option<Value>,
-    /// Constrained decoding, as `parameters.grammar`: `{"type": "sql", "value": null | "<DDL>"}`
-    /// or `{"type": "regex", "value": "..."}` (JSON types: not yet).
+    /// Constrained decoding: `parameters.grammar`'s shapes (`{"type": "json", "value": <schema>}`,
+    /// `json_schema`, `regex`, `sql`) or OpenAI's `{"type": "json_object"}`,
+    /// `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}`, `{"type": "text"}`.
     #[schema(value_type = Option<Object>)]
     pub response_format: Option<Value>,
 }
@@ -113,8 +114,8 @@ pub struct CompletionRequest {
     pub repetition_penalty: Option<f32>,
     /// Frequency penalty.
     pub frequency_penalty: Option<f32>,
-    /// Constrained decoding, as `parameters.grammar` (`{"type": "sql", "value": null}`,
-    /// `{"type": "regex", "value": "..."}`): an extension of this route.
+    /// Constrained decoding, as on the chat route (`{"type": "json_schema", ...}`,
+    /// `{"type": "sql", "value": null}`, ...): an extension of this route.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub response_format: Option<Value>,
@@ -211,7 +212,7 @@ pub async fn chat_completions(State(state): State<AppState>, Json(req): Json<Cha
         repetition_penalty: req.presence_penalty.map(|p| p + 2.0),
         top_n_tokens: req.top_logprobs.filter(|_| want_logprobs),
         details: true,
-        grammar: req.response_format.clone(),
+        grammar: crate::grammar::from_response_format(req.response_format.clone()),
         ..Default::default()
     };
     let add_special = !state.chat.has_template();
@@ -320,7 +321,7 @@ pub async fn completions(State(state): State<AppState>, Json(req): Json<Completi
         frequency_penalty: req.frequency_penalty,
         repetition_penalty: req.repetition_penalty,
         details: true,
-        grammar: req.response_format.clone(),
+        grammar: crate::grammar::from_response_format(req.response_format.clone()),
         ..Default::default()
     };
     let model_name = state.info.model_id.clone();
