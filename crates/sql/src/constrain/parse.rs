@@ -38,11 +38,24 @@ const FUNCTIONS: &[&str] = &[
 
 const LITERAL_WORDS: &[&str] = &["NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"];
 
-/// Clause keywords an implicit table alias may not begin with (`FROM t WHEREscore`).
-const GLUED: &[&str] = &[
-    "CROSS", "EXCEPT", "GROUP", "HAVING", "INNER", "INTERSECT", "JOIN", "LEFT", "LIMIT", "NATURAL", "ORDER", "RIGHT",
-    "UNION", "USING", "WHERE",
+/// Keywords that may follow a table in FROM: an alias without AS may be neither a longer word
+/// that begins with one (`WHEREscore`, `ONstores`) nor two or more letters one begins with
+/// (`GRO`, `wh`).
+const AFTER_TABLE: &[&str] = &[
+    "CROSS", "EXCEPT", "GROUP", "HAVING", "INNER", "INTERSECT", "JOIN", "LEFT", "LIMIT", "NATURAL", "ON", "OR", "ORDER",
+    "RIGHT", "UNION", "USING", "WHERE",
 ];
+
+/// Longest alias a table may get without AS.
+const MAX_IMPLICIT_ALIAS: usize = 3;
+
+/// Most tables and subqueries one FROM may list.
+const MAX_FROM_ITEMS: usize = 8;
+
+fn implicit_alias_ok(w: &str) -> bool {
+    w.len() <= MAX_IMPLICIT_ALIAS
+        && !AFTER_TABLE.iter().any(|k| (w.len() > k.len() && begins(w, k)) || (w.len() >= 2 && begins(k, w)))
+}
 
 /// Aggregates, the only calls that take DISTINCT.
 const AGGREGATES: &[&str] = &["AVG", "COUNT", "GROUP_CONCAT", "MAX", "MIN", "SUM", "TOTAL"];
@@ -428,14 +441,19 @@ impl<'a> Parser<'a> {
         let alias = if self.kw("AS")? {
             Some(self.free_name()?.ok_or(Stop::Dead)?)
         } else {
+            // Without AS an alias is short (`c`, `T1`, `st`) and no clause keyword run on or cut
+            // short (`FROM t GROIN`, `FROM t WHEREx`, `JOIN u ONu`): the escapes a model takes
+            // when the keyword it wants is dead. Longer aliases need AS.
             match self.look()? {
-                // `FROM t WHEREx`: a glued keyword, not an alias.
-                Look::Word(w) if GLUED.iter().any(|k| w.len() > k.len() && begins(w, k)) => return Err(Stop::Dead),
-                Look::Partial(w) if GLUED.iter().any(|k| begins(w, k)) => return Err(Stop::Dead),
+                Look::Word(w) if !reserved(w) && !implicit_alias_ok(w) => return Err(Stop::Dead),
+                Look::Partial(w) if !implicit_alias_ok(w) => None,
                 _ => self.free_name()?,
             }
         };
         let scope = self.scope();
+        if scope.sources.len() >= 2 * MAX_FROM_ITEMS {
+            return Err(Stop::Dead);
+        }
         let taken = |n: &str| scope.sources.iter().any(|s| eq(&s.name, n));
         if alias.as_deref().is_some_and(taken) || alias.is_none() && name.as_deref().is_some_and(taken) {
             // The same name twice in one FROM: every reference to it would be ambiguous.

@@ -118,6 +118,12 @@ fn derailments_are_dead() {
         "SELECT name FROM customers --",
         "SELECT name FROM customers /*",
         "SELECT name FROM customers WHEREcity",
+        "SELECT name FROM customers GROIN",
+        "SELECT name FROM customers ORATEUR",
+        "SELECT name FROM customers gro ",
+        "SELECT name FROM customers c JOIN orders ONcustomers",
+        "SELECT name FROM customers longalias ",
+        "SELECT 1 FROM orders a JOIN orders b ON 1 JOIN orders c ON 1 JOIN orders d ON 1 JOIN orders e ON 1 JOIN orders f ON 1 JOIN orders g ON 1 JOIN orders h ON 1 JOIN orders i ON 1",
         "SELECT name FROM customers ORDERBY",
         "SELECT c.name FROM customers AS c JOIN orders AS c ON",
         "SELECT 1 FROM customers JOIN customers WHERE",
@@ -132,7 +138,9 @@ fn derailments_are_dead() {
         "SELECT COUNT(DISTINCT city) FROM customers",
         "SELECT name FROM customers WHERE id = 1e3",
         "SELECT c.name FROM customers AS c JOIN customers AS d ON c.city = d.city",
-        "SELECT name FROM customers wh WHERE wh.id = 1",
+        "SELECT name FROM customers cu WHERE cu.id = 1",
+        "SELECT name FROM customers AS longalias WHERE longalias.id = 1",
+        "SELECT o.total FROM orders o ORDER BY o.total",
         "SELECT 1 - -1 FROM customers",
     ] {
         assert_accepted(&c, ok, "not a derailment");
