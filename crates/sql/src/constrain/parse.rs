@@ -54,14 +54,19 @@ const MAX_FROM_ITEMS: usize = 8;
 
 fn implicit_alias_ok(w: &str) -> bool {
     w.len() <= MAX_IMPLICIT_ALIAS
-        && !AFTER_TABLE.iter().any(|k| (w.len() > k.len() && begins(w, k)) || (w.len() >= 2 && begins(k, w)))
+        && !AFTER_TABLE.iter().any(|k| w.len() > k.len() && begins(w, k))
+        && !(w.len() >= 2 && RESERVED.iter().any(|k| begins(k, w)))
 }
 
-/// Aggregates, the only calls that take DISTINCT.
+/// Aggregates, the only calls that take DISTINCT (MIN and MAX with one argument; with more they
+/// are scalar functions).
 const AGGREGATES: &[&str] = &["AVG", "COUNT", "GROUP_CONCAT", "MAX", "MIN", "SUM", "TOTAL"];
 
 /// Deepest parenthesis nesting a constrained statement may reach (Spider's gold needs 4).
-const MAX_DEPTH: usize = 8;
+const MAX_DEPTH: usize = 6;
+
+/// Times one table may appear in one FROM (a self-join needs two).
+const MAX_SAME_TABLE: usize = 2;
 
 /// Qualifiers used before FROM (e.g. `T1.name`) may be aliases FROM defines later: short ones only.
 const MAX_FORWARD_ALIAS: usize = 3;
@@ -112,6 +117,9 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     i: usize,
     final_: bool,
+    /// Inside WHERE, ON, GROUP BY or an aggregate's arguments, where SQLite refuses aggregates
+    /// ("misuse of aggregate"); a nested SELECT has its own.
+    no_aggregates: bool,
     /// A trailing partial word stands for a strictly longer word (its whole-word reading is
     /// parsed separately), so it does not match a keyword it already spells out.
     longer_only: bool,
@@ -143,7 +151,7 @@ pub(super) fn check(tables: &[(String, Vec<String>)], text: &str) -> Verdict {
         return Verdict::Viable;
     }
     let run = |toks: Vec<Tok>, final_, longer_only| {
-        Parser { toks, i: 0, final_, longer_only, tables, ctes: vec![], scopes: vec![] }.statement()
+        Parser { toks, i: 0, final_, longer_only, no_aggregates: false, tables, ctes: vec![], scopes: vec![] }.statement()
     };
     if run(toks.clone(), true, false).is_ok() {
         return Verdict::Complete;
@@ -272,7 +280,15 @@ impl<'a> Parser<'a> {
     }
 
     /// `[WITH ...] core (setop core)* [ORDER BY ...] [LIMIT ...]`; returns the output columns.
+    /// A nested statement may aggregate even where its enclosing expression may not.
     fn select_stmt(&mut self) -> R<Option<Vec<String>>> {
+        let outer = std::mem::replace(&mut self.no_aggregates, false);
+        let out = self.select_stmt_inner();
+        self.no_aggregates = outer;
+        out
+    }
+
+    fn select_stmt_inner(&mut self) -> R<Option<Vec<String>>> {
         if self.kw("WITH")? {
             self.kw("RECURSIVE")?;
             loop {
@@ -337,6 +353,15 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+
+    /// `expr` where aggregates are not allowed.
+    fn plain_expr(&mut self) -> R<()> {
+        let outer = std::mem::replace(&mut self.no_aggregates, true);
+        let out = self.expr();
+        self.no_aggregates = outer;
+        out
+    }
+
     fn select_core(&mut self) -> R<Option<Vec<String>>> {
         self.expect_kw("SELECT")?;
         let _ = self.kw("DISTINCT")? || self.kw("ALL")?;
@@ -357,11 +382,16 @@ impl<'a> Parser<'a> {
         }
         self.resolve_deferred()?;
         if self.kw("WHERE")? {
-            self.expr()?;
+            self.plain_expr()?;
         }
         if self.kw("GROUP")? {
             self.expect_kw("BY")?;
-            self.expr_list()?;
+            loop {
+                self.plain_expr()?;
+                if !self.punct(",")? {
+                    break;
+                }
+            }
         }
         if self.kw("HAVING")? {
             self.expr()?;
@@ -407,7 +437,7 @@ impl<'a> Parser<'a> {
             }
             self.table_or_subquery()?;
             if self.kw("ON")? {
-                self.expr()?;
+                self.plain_expr()?;
             } else if self.kw("USING")? {
                 self.expect_punct("(")?;
                 loop {
@@ -455,7 +485,8 @@ impl<'a> Parser<'a> {
             return Err(Stop::Dead);
         }
         let taken = |n: &str| scope.sources.iter().any(|s| eq(&s.name, n));
-        if alias.as_deref().is_some_and(taken) || alias.is_none() && name.as_deref().is_some_and(taken) {
+        let repeats = name.as_deref().map_or(0, |n| scope.sources.iter().filter(|s| eq(&s.name, n)).count());
+        if alias.as_deref().is_some_and(taken) || alias.is_none() && repeats > 0 || repeats >= MAX_SAME_TABLE {
             // The same name twice in one FROM: every reference to it would be ambiguous.
             return Err(Stop::Dead);
         }
@@ -648,7 +679,19 @@ impl<'a> Parser<'a> {
                 } else if FUNCTIONS.iter().any(|f| eq(f, &w)) && self.call_follows()? {
                     self.i += 1;
                     let aggregate = AGGREGATES.iter().any(|f| eq(f, &w));
-                    self.call_args(aggregate).map(|_| None)
+                    let scalar_form = eq(&w, "MIN") || eq(&w, "MAX");
+                    if aggregate && self.no_aggregates && !scalar_form {
+                        return Err(Stop::Dead);
+                    }
+                    let outer = self.no_aggregates;
+                    self.no_aggregates |= aggregate;
+                    let args = self.call_args(aggregate)?;
+                    self.no_aggregates = outer;
+                    if aggregate && outer && args < 2 {
+                        // MIN(x) / MAX(x) is the aggregate.
+                        return Err(Stop::Dead);
+                    }
+                    Ok(None)
                 } else {
                     self.column_ref()
                 }
@@ -687,19 +730,27 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn call_args(&mut self, aggregate: bool) -> R<()> {
+    /// `( args )`; the number of arguments.
+    fn call_args(&mut self, aggregate: bool) -> R<usize> {
         self.expect_punct("(")?;
         if self.punct(")")? {
-            return Ok(());
+            return Ok(0);
         }
         if self.punct("*")? {
-            return self.expect_punct(")");
+            return self.expect_punct(")").map(|_| 1);
         }
         if aggregate {
             self.kw("DISTINCT")?;
         }
-        self.expr_list()?;
-        self.expect_punct(")")
+        let mut n = 0;
+        loop {
+            self.expr()?;
+            n += 1;
+            if !self.punct(",")? {
+                break;
+            }
+        }
+        self.expect_punct(")").map(|_| n)
     }
 
     fn case_expr(&mut self) -> R<()> {

@@ -130,7 +130,15 @@ fn derailments_are_dead() {
         "SELECT DATE(DISTINCT",
         "SELECT name FROM customers WHERE id = 1firehose",
         "SELECT name FROM customers WHERE id = 3.4.5",
-        "SELECT ABS(ABS(ABS(ABS(ABS(ABS(ABS(ABS(ABS(",
+        "SELECT ABS(ABS(ABS(ABS(ABS(ABS(ABS(",
+        "SELECT name FROM customers WHERE SUM(",
+        "SELECT name FROM customers WHERE MAX(id) ",
+        "SELECT city FROM customers GROUP BY COUNT(",
+        "SELECT name FROM customers c JOIN orders o ON AVG(",
+        "SELECT SUM(COUNT(",
+        "SELECT name FROM customers bet ",
+        "SELECT name FROM customers se ",
+        "SELECT 1 FROM orders AS a JOIN orders AS b ON a.id = b.id JOIN orders AS c ON",
     ] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
     }
@@ -141,6 +149,8 @@ fn derailments_are_dead() {
         "SELECT name FROM customers cu WHERE cu.id = 1",
         "SELECT name FROM customers AS longalias WHERE longalias.id = 1",
         "SELECT o.total FROM orders o ORDER BY o.total",
+        "SELECT name FROM customers WHERE id IN (SELECT MAX(customer_id) FROM orders) AND MAX(id, 3) > 2",
+        "SELECT city, COUNT(*) FROM customers GROUP BY city HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC",
         "SELECT 1 - -1 FROM customers",
     ] {
         assert_accepted(&c, ok, "not a derailment");
