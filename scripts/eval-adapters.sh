@@ -6,6 +6,7 @@
 #   handwritten crates/synth/eval/handwritten.alpaca.jsonl: 101 questions written by hand on
 #              8 schemas no generator produced
 #   spider     Spider dev (when TEXT2SQL_SPIDER_DIR points at it; MAX_SPIDER examples)
+# and the sql-explain adapter (and the base) on the held-out split of `data synth --task explain`
 # through one `text2sql serve` (continuous batching, --concurrency 8). Reports go to
 # reports/<set>-<model>[-constrained]/eval_*.{json,md}.
 set -euo pipefail
@@ -42,6 +43,13 @@ for model in text2sql-qlora base; do
     run handwritten crates/synth/eval/handwritten.alpaca.jsonl "$model" "$c"
   done
 done
+"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --out_dir data/synth-explain >/dev/null
+echo "== explain-sql-explain"
+python3 scripts/eval-explain.py --endpoint "http://127.0.0.1:$port" --val_path data/synth-explain/val.jsonl \
+  --out reports/explain-sql-explain.json
+echo "== explain-base"
+python3 scripts/eval-explain.py --endpoint "http://127.0.0.1:$port" --val_path data/synth-explain/val.jsonl \
+  --adapter_id "" --out reports/explain-base.json
 if [ -n "${TEXT2SQL_SPIDER_DIR:-}" ]; then
   run spider "$TEXT2SQL_SPIDER_DIR" text2sql-qlora 0 --max_examples "${MAX_SPIDER:-1034}"
   run spider "$TEXT2SQL_SPIDER_DIR" text2sql-qlora 1 --max_examples "${MAX_SPIDER:-1034}"

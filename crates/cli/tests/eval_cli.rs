@@ -105,6 +105,25 @@ fn eval_names_bad_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model"));
 }
 
+/// An endpoint that fails every request (here: nothing listens) is a configuration error with
+/// the reason, not a report of 0 %.
+#[test]
+fn eval_fails_when_every_request_fails() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["eval", "internal", "-q", "--endpoint", &format!("http://127.0.0.1:{port}"), "--val_path"])
+        .arg(fixtures().join("val_mini.jsonl"))
+        .arg("--out_dir")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("every prediction request failed (3 of 3)") && err.contains(&port.to_string()), "{err}");
+    assert!(!out_dir.path().join("eval_internal.json").exists(), "no report for a run that measured nothing");
+}
+
 #[test]
 fn eval_internal_endpoint_against_local_tgi_stub() {
     use std::io::{BufRead, BufReader, Read, Write};

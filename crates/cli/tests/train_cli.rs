@@ -61,7 +61,7 @@ fn train_writes_a_peft_adapter_the_engine_serves_and_resumes() {
 #[test]
 fn bad_flags_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let out = train(dir.path(), 1, &["--lora_dropout", "0.1"]);
+    let out = train(dir.path(), 1, &["--lora_dropout", "1.5"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lora_dropout"));
     let out = Command::new(env!("CARGO_BIN_EXE_text2sql")).args(["train", "--train_path", "/nonexistent.jsonl", "--base_model"]).arg(root().join("../engine/tests/fixtures/llama_gqa/model")).output().unwrap();

@@ -21,6 +21,9 @@ pub enum BenchCommand {
     /// Cost of schema-constrained decoding: greedy generation of the hand-written evaluation
     /// prompts with and without the `sql` grammar; checks per token and their time.
     Grammar(super::bench_grammar::GrammarArgs),
+    /// Training throughput (tokens/s, first step excluded) and peak memory of `text2sql train`
+    /// on real data; tests/reference/bench_train_peft.py measures PyTorch + PEFT on the same job.
+    Train(super::bench_train::TrainBenchArgs),
 }
 
 /// Arguments of `text2sql bench engine`.
@@ -109,6 +112,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Serve(args) => super::bench_serve::run(args),
         BenchCommand::Grammar(args) => super::bench_grammar::run(args),
+        BenchCommand::Train(args) => super::bench_train::run(args),
         BenchCommand::Engine(args) => {
             let cfg = shape_config(&args.shape)?;
             let t = Instant::now();

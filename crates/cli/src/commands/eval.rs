@@ -195,6 +195,18 @@ fn run_benchmark(name: &str, mut examples: Vec<Example>, spider: Option<&SpiderS
         bar.inc(1);
     });
     bar.finish_and_clear();
+    // A source that failed every request (unknown adapter, bad token, server down) is a
+    // configuration error, not a 0 % score.
+    let failed: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.verdicts.notes.first().and_then(|n| n.strip_prefix("prediction source failed: ")))
+        .collect();
+    if let Some(first) = failed.first() {
+        if failed.len() == results.len() {
+            bail!("every prediction request failed ({} of {}); the first: {first}", failed.len(), results.len());
+        }
+        eprintln!("warning: {} of {} prediction requests failed (scored as wrong); the first: {first}", failed.len(), results.len());
+    }
     let metrics = Metrics::from_examples(&results, spider.is_some());
     let report = Report { benchmark: name.into(), source: source.describe(), metrics, examples: results };
     let (json, md) = eval::write_reports(&report, &c.out_dir).with_context(|| format!("--out_dir {}", c.out_dir.display()))?;

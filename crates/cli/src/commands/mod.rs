@@ -4,6 +4,7 @@ pub mod ask;
 pub mod bench;
 pub mod bench_grammar;
 pub mod bench_serve;
+pub mod bench_train;
 pub mod data;
 pub mod default_model;
 pub mod eval;

@@ -264,7 +264,7 @@ pub fn run(args: Args) -> Result<()> {
             let eta = started.elapsed().as_secs_f64() / done.max(1) as f64 * (stop_at - r.step) as f64;
             eprintln!("step {}/{total_steps} loss {:.4} lr {:.2e} {tps:.0} tok/s eta {:.0} min", r.step, r.loss, r.lr, eta / 60.0);
         }
-        history.train_log.push(json!({"step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "tokens_per_s": tps}));
+        history.train_log.push(json!({"step": r.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm, "tokens": r.tokens, "tokens_per_s": tps}));
         if !val.is_empty() && (r.step % args.eval_steps == 0 || r.step == total_steps) {
             let vl = trainer.eval_loss(&val)?;
             let line = format!("step {}: val loss {vl:.4}", r.step);
