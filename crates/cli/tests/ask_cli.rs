@@ -3,6 +3,8 @@
 //! generation with the tiny fixture model and a LoRA adapter (junk SQL, but the report and
 //! exit code must be right).
 
+mod serve_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -198,5 +200,44 @@ fn shipped_adapter_answers_fixed_questions_with_valid_sql() {
         assert!(stderr.contains("parse: ok") && stderr.contains("schema adherence: ok"), "{sample}: {question}\n{stdout}\n{stderr}");
         assert!(stdout.contains("row"), "{sample}: {question}: no result table\n{stdout}");
         println!("{sample}: {question} -> {}", stdout.lines().next().unwrap_or_default());
+    }
+}
+
+/// `ask --endpoint` against a real `text2sql serve` (no stub): the SQL and the report equal the
+/// in-process engine's, free and schema-constrained, with and without an adapter.
+#[test]
+fn endpoint_answers_like_the_in_process_engine() {
+    let server = serve_common::Server::start(
+        &["--model-id", &serve_common::model_dir(), "--hostname", "127.0.0.1", "--port", "0"],
+        &[("LORA_ADAPTERS", &serve_common::two_adapters())],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = make_db(dir.path());
+    for (adapter, constrained) in [(None, false), (Some("qv"), false), (Some("qv"), true)] {
+        let ask = |remote: bool| {
+            let mut c = bin();
+            c.args(["ask", "How many singers are older than 30?", "--db"]).arg(format!("sqlite://{}", db.display()));
+            c.args(["--max_new_tokens", "16"]);
+            if constrained {
+                c.arg("--constrained");
+            }
+            if remote {
+                c.args(["--endpoint", &server.base]);
+                if let Some(a) = adapter {
+                    c.args(["--adapter_id", a]);
+                }
+            } else {
+                c.arg("--model").arg(tiny().join("model"));
+                if let Some(a) = adapter {
+                    c.arg("--adapter").arg(serve_common::adapter_dir(a));
+                }
+            }
+            let out = c.output().unwrap();
+            let (o, e) = text(&out);
+            assert!(out.status.success(), "remote={remote} {adapter:?} constrained={constrained}\n{o}\n{e}\n{}", server.log());
+            (o, e.lines().filter(|l| l.starts_with("parse:") || l.starts_with("schema adherence:")).collect::<Vec<_>>().join("\n"))
+        };
+        let (local, remote) = (ask(false), ask(true));
+        assert_eq!(local, remote, "{adapter:?} constrained={constrained}");
     }
 }

@@ -823,7 +823,10 @@ impl<'a> Parser<'a> {
 
     /// Before FROM, a short unknown qualifier may be an alias FROM will define.
     fn forward_alias_ok(&self, q: &str) -> bool {
-        !self.from_done() && q.len() <= MAX_FORWARD_ALIAS && !reserved(q)
+        !self.from_done()
+            && q.len() <= MAX_FORWARD_ALIAS
+            && !reserved(q)
+            && q.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
     }
 
     fn column_ref(&mut self) -> R<Option<String>> {
