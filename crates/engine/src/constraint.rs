@@ -22,5 +22,6 @@ pub trait Constraint: Send + Sync + Debug {
     fn check(&self, text: &str) -> Viability;
 }
 
-/// Candidates tried at most per step before the sequence is ended with EOS.
+/// Candidates tried first, best first, before the rest of the vocabulary is searched (and only
+/// when no token at all keeps the text viable is the sequence ended with EOS).
 pub const MAX_CANDIDATES: usize = 4096;

@@ -161,15 +161,22 @@ impl Sampler {
         if accept(best as u32) {
             return best;
         }
-        // Best first, ties by id as argmax; only the MAX_CANDIDATES most likely are tried.
+        // Best first, ties by id as argmax: the MAX_CANDIDATES most likely, then (rarely: the
+        // model insists on what the grammar forbids) the rest of the vocabulary, so that a
+        // viable text is never ended by the fallback while some token continues it.
         let mut order: Vec<usize> = (0..logprobs.len()).filter(|&i| i != best && logprobs[i].is_finite()).collect();
         let by_score = |a: &usize, b: &usize| logprobs[*b].total_cmp(&logprobs[*a]).then(a.cmp(b));
+        let mut rest = Vec::new();
         if order.len() > MAX_CANDIDATES {
             order.select_nth_unstable_by(MAX_CANDIDATES, by_score);
-            order.truncate(MAX_CANDIDATES);
+            rest = order.split_off(MAX_CANDIDATES);
         }
         order.sort_unstable_by(by_score);
-        order.into_iter().find(|&id| accept(id as u32)).unwrap_or(fallback)
+        if let Some(id) = order.into_iter().find(|&id| accept(id as u32)) {
+            return id;
+        }
+        rest.sort_unstable_by(by_score);
+        rest.into_iter().find(|&id| accept(id as u32)).unwrap_or(fallback)
     }
 }
 

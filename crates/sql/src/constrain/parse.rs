@@ -46,6 +46,9 @@ const AFTER_TABLE: &[&str] = &[
     "RIGHT", "UNION", "USING", "WHERE",
 ];
 
+/// Longest alias or CTE name a query may define.
+const MAX_FREE_NAME: usize = 32;
+
 /// Longest alias a table may get without AS.
 const MAX_IMPLICIT_ALIAS: usize = 3;
 
@@ -248,9 +251,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A name the query defines itself (alias, CTE name).
+    /// A name the query defines itself (alias, CTE name), at most [`MAX_FREE_NAME`] long.
     fn free_name(&mut self) -> R<Option<String>> {
         match self.look()? {
+            Look::Word(w) | Look::Quoted(w) | Look::Partial(w) | Look::PartialQuoted(w) if w.len() > MAX_FREE_NAME => {
+                Err(Stop::Dead)
+            }
             Look::Word(w) if !reserved(w) => {
                 let w = w.to_string();
                 self.i += 1;
@@ -650,7 +656,8 @@ impl<'a> Parser<'a> {
             }
             Look::Partial(p) => {
                 let p = p.to_string();
-                let words = LITERAL_WORDS.iter().chain(FUNCTIONS).chain(&["CASE", "CAST", "EXISTS", "NOT"]);
+                let functions = FUNCTIONS.iter().filter(|f| !self.aggregate_banned(f));
+                let words = LITERAL_WORDS.iter().chain(functions).chain(&["CASE", "CAST", "EXISTS", "NOT"]);
                 let viable = words.into_iter().any(|w| begins(w, &p)) || self.column_candidates().iter().any(|c| begins(c, &p))
                     || self.qualifier_candidates().iter().any(|c| begins(c, &p))
                     || self.forward_alias_ok(&p);
@@ -676,13 +683,9 @@ impl<'a> Parser<'a> {
                     self.select_stmt()?;
                     self.expect_punct(")")?;
                     Ok(None)
-                } else if FUNCTIONS.iter().any(|f| eq(f, &w)) && self.call_follows()? {
+                } else if FUNCTIONS.iter().any(|f| eq(f, &w)) && !self.aggregate_banned(&w) && self.call_follows()? {
                     self.i += 1;
                     let aggregate = AGGREGATES.iter().any(|f| eq(f, &w));
-                    let scalar_form = eq(&w, "MIN") || eq(&w, "MAX");
-                    if aggregate && self.no_aggregates && !scalar_form {
-                        return Err(Stop::Dead);
-                    }
                     let outer = self.no_aggregates;
                     self.no_aggregates |= aggregate;
                     let args = self.call_args(aggregate)?;
@@ -728,6 +731,11 @@ impl<'a> Parser<'a> {
             }
             _ => Ok(false),
         }
+    }
+
+    /// An aggregate-only function (not MIN/MAX, which have a scalar form) where none may be.
+    fn aggregate_banned(&self, f: &str) -> bool {
+        self.no_aggregates && AGGREGATES.iter().any(|a| eq(a, f)) && !eq(f, "MIN") && !eq(f, "MAX")
     }
 
     /// `( args )`; the number of arguments.

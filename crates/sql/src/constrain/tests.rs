@@ -138,6 +138,8 @@ fn derailments_are_dead() {
         "SELECT SUM(COUNT(",
         "SELECT name FROM customers bet ",
         "SELECT name FROM customers se ",
+        "SELECT name FROM customers c JOIN orders o ON o.id = SUM",
+        "SELECT name FROM customers AS c123456789012345678901234567890123",
         "SELECT 1 FROM orders AS a JOIN orders AS b ON a.id = b.id JOIN orders AS c ON",
     ] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
