@@ -64,6 +64,17 @@ fn bad_flags_are_named() {
     let out = train(dir.path(), 1, &["--lora_dropout", "1.5"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lora_dropout"));
+    let out = Command::new(env!("CARGO_BIN_EXE_text2sql"))
+        .args(["train", "--max_seq_length", "100000", "--train_path"])
+        .arg(root().join("tests/fixtures/val_mini.jsonl"))
+        .arg("--base_model")
+        .arg(root().join("../engine/tests/fixtures/llama_gqa/model"))
+        .arg("--output_dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max_seq_length 100000 exceeds the context"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_text2sql")).args(["train", "--train_path", "/nonexistent.jsonl", "--base_model"]).arg(root().join("../engine/tests/fixtures/llama_gqa/model")).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.jsonl"));
 }

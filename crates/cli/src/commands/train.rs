@@ -188,7 +188,12 @@ pub fn run(args: Args) -> Result<()> {
         None => super::default_model::ensure()?,
     };
     let engine = Engine::load(&base).with_context(|| format!("loading --base_model {}", base.display()))?;
-    let train = encode_all(&engine, &read_jsonl(&args.train_path)?, args.max_seq_length, args.seed)?;
+    let rows = read_jsonl(&args.train_path)?;
+    let context = engine.config().max_position_embeddings;
+    if args.max_seq_length > context {
+        bail!("--max_seq_length {} exceeds the context of {} ({context} tokens)", args.max_seq_length, base.display());
+    }
+    let train = encode_all(&engine, &rows, args.max_seq_length, args.seed)?;
     let val = match &args.val_path {
         Some(p) => encode_all(&engine, &read_jsonl(p)?, args.max_seq_length, args.seed + 1)?,
         None => Vec::new(),
