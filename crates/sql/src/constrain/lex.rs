@@ -24,6 +24,9 @@ pub(crate) enum Tok {
     Open,
 }
 
+/// Longest run of whitespace between two tokens (a line break and some indentation).
+const MAX_SPACE_RUN: usize = 16;
+
 const PUNCT2: [&str; 6] = ["<=", ">=", "<>", "!=", "==", "||"];
 const PUNCT1: [&str; 13] = ["(", ")", ",", ".", ";", "*", "+", "-", "/", "%", "=", "<", ">"];
 
@@ -35,7 +38,17 @@ pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
     while i < b.len() {
         let c = b[i];
         if c.is_ascii_whitespace() {
-            i += 1;
+            // Layout, not padding: a model whose EOS is refused must not idle in whitespace.
+            let start = i;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let run = &b[start..i];
+            let lines = run.iter().filter(|&&c| c == b'\n').count();
+            let stray_cr = run.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n');
+            if run.len() > MAX_SPACE_RUN || lines > 2 || stray_cr {
+                return Err(start);
+            }
         } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'/' && b.get(i + 1) == Some(&b'*') {
             // Comments: nothing a generated query needs, and a place for the model to ramble.
             return Err(i);
@@ -152,5 +165,9 @@ mod tests {
         assert!(lex("SELECT 1 -- comment").is_err());
         assert!(lex("SELECT 1 /* c */").is_err());
         assert!(lex("SELECT 1 - -1").is_ok());
+        assert!(lex("SELECT a,\n       b\nFROM t\r\n").is_ok());
+        for padded in ["SELECT 1\n\n\n", "SELECT 1                  ", "SELECT 1\r\r\n"] {
+            assert!(lex(padded).is_err(), "{padded:?}");
+        }
     }
 }

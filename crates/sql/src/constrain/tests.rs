@@ -106,6 +106,8 @@ fn names_resolve_against_the_from_clause() {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
     }
     assert_ne!(c.check("SELECT name FROM orders"), Verdict::Complete);
+    assert_ne!(c.check("SELECT MIN(name) FROM orders"), Verdict::Complete);
+    assert_ne!(c.check("SELECT COUNT(DISTINCT name) FROM orders"), Verdict::Complete);
 }
 
 /// Ways a small model derails under a constraint that only checks names: comments, glued
