@@ -12,7 +12,7 @@
 //! any table, CTE or short (≤ 3 characters, `T1`, `c`) alias; once FROM is over, each of those
 //! names must resolve against it (a column of a joined table, `alias.column` of that alias), or
 //! the text is dead, as SQLite would answer "no such column". A join's ON condition sees only
-//! the tables to its left. So the select list cannot name the output columns of a subquery in
+//! the tables to its left, and a table given an alias is known only by the alias. So the select list cannot name the output columns of a subquery in
 //! FROM (use `*`, or refer to them after FROM); aliases of the select list need `AS`.
 //!
 //! Also dead, because a small model under a names-only constraint derails into them: comments,

@@ -100,6 +100,8 @@ type Deferred = (Option<String>, String);
 #[derive(Debug, Default)]
 struct Scope {
     sources: Vec<Source>,
+    /// The table of each FROM item so far ("" for a subquery).
+    items: Vec<String>,
     aliases: Vec<String>,
     deferred: Vec<Deferred>,
     from_done: bool,
@@ -487,22 +489,19 @@ impl<'a> Parser<'a> {
             }
         };
         let scope = self.scope();
-        if scope.sources.len() >= 2 * MAX_FROM_ITEMS {
+        let repeats = name.as_deref().map_or(0, |n| scope.items.iter().filter(|t| eq(t, n)).count());
+        // An alias hides the table's own name (SQLite: `FROM t AS x` has no `t.a`).
+        let visible = alias.or_else(|| name.clone());
+        let taken = visible.as_deref().is_some_and(|n| scope.sources.iter().any(|s| eq(&s.name, n)));
+        if scope.items.len() >= MAX_FROM_ITEMS || taken || repeats >= MAX_SAME_TABLE {
+            // The same name twice in one FROM would make every reference to it ambiguous.
             return Err(Stop::Dead);
         }
-        let taken = |n: &str| scope.sources.iter().any(|s| eq(&s.name, n));
-        let repeats = name.as_deref().map_or(0, |n| scope.sources.iter().filter(|s| eq(&s.name, n)).count());
-        if alias.as_deref().is_some_and(taken) || alias.is_none() && repeats > 0 || repeats >= MAX_SAME_TABLE {
-            // The same name twice in one FROM: every reference to it would be ambiguous.
-            return Err(Stop::Dead);
-        }
-        if let Some(a) = alias {
-            scope.sources.push(Source { name: a, cols: cols.clone() });
-        }
-        if let Some(n) = name {
-            scope.sources.push(Source { name: n, cols });
-        } else if scope.sources.is_empty() {
-            scope.sources.push(Source { name: String::new(), cols });
+        scope.items.push(name.unwrap_or_default());
+        match visible {
+            Some(n) => scope.sources.push(Source { name: n, cols }),
+            None if scope.sources.is_empty() => scope.sources.push(Source { name: String::new(), cols }),
+            None => {}
         }
         Ok(())
     }

@@ -101,6 +101,8 @@ fn names_resolve_against_the_from_clause() {
         "SELECT c.name FROM customers c JOIN orders o ON t2.id",
         "SELECT c.name FROM customers c JOIN orders o ON c.total",
         "SELECT c.* FROM orders WHERE",
+        "SELECT customers.name FROM customers AS c WHERE",
+        "SELECT c.name FROM customers c JOIN orders o ON orders.customer_id",
         "SELECT (SELECT name FROM orders) FROM customers",
     ] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
