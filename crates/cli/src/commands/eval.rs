@@ -199,7 +199,7 @@ fn run_benchmark(name: &str, mut examples: Vec<Example>, spider: Option<&SpiderS
     // configuration error, not a 0 % score.
     let failed: Vec<&str> = results
         .iter()
-        .filter_map(|r| r.verdicts.notes.first().and_then(|n| n.strip_prefix("prediction source failed: ")))
+        .filter_map(|r| r.verdicts.notes.first().and_then(|n| n.strip_prefix(eval::SOURCE_FAILED)))
         .collect();
     if let Some(first) = failed.first() {
         if failed.len() == results.len() {

@@ -290,10 +290,7 @@ impl<'a> Parser<'a> {
     /// `[WITH ...] core (setop core)* [ORDER BY ...] [LIMIT ...]`; returns the output columns.
     /// A nested statement may aggregate even where its enclosing expression may not.
     fn select_stmt(&mut self) -> R<Option<Vec<String>>> {
-        let outer = std::mem::replace(&mut self.no_aggregates, false);
-        let out = self.select_stmt_inner();
-        self.no_aggregates = outer;
-        out
+        self.aggregates_banned(false, Self::select_stmt_inner)
     }
 
     fn select_stmt_inner(&mut self) -> R<Option<Vec<String>>> {
@@ -361,11 +358,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-
-    /// `expr` where aggregates are not allowed.
-    fn plain_expr(&mut self) -> R<()> {
-        let outer = std::mem::replace(&mut self.no_aggregates, true);
-        let out = self.expr();
+    /// Runs `f` with aggregates banned (`true`: WHERE, ON, GROUP BY, an aggregate's arguments)
+    /// or allowed again (`false`: a nested statement), then restores the enclosing setting.
+    fn aggregates_banned<T>(&mut self, banned: bool, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        let outer = std::mem::replace(&mut self.no_aggregates, banned);
+        let out = f(self);
         self.no_aggregates = outer;
         out
     }
@@ -390,16 +387,11 @@ impl<'a> Parser<'a> {
         }
         self.resolve_deferred()?;
         if self.kw("WHERE")? {
-            self.plain_expr()?;
+            self.aggregates_banned(true, Self::expr)?;
         }
         if self.kw("GROUP")? {
             self.expect_kw("BY")?;
-            loop {
-                self.plain_expr()?;
-                if !self.punct(",")? {
-                    break;
-                }
-            }
+            self.aggregates_banned(true, Self::expr_list)?;
         }
         if self.kw("HAVING")? {
             self.expr()?;
@@ -445,7 +437,7 @@ impl<'a> Parser<'a> {
             }
             self.table_or_subquery()?;
             if self.kw("ON")? {
-                self.plain_expr()?;
+                self.aggregates_banned(true, Self::expr)?;
             } else if self.kw("USING")? {
                 self.expect_punct("(")?;
                 loop {
@@ -686,9 +678,7 @@ impl<'a> Parser<'a> {
                     self.i += 1;
                     let aggregate = AGGREGATES.iter().any(|f| eq(f, &w));
                     let outer = self.no_aggregates;
-                    self.no_aggregates |= aggregate;
-                    let args = self.call_args(aggregate)?;
-                    self.no_aggregates = outer;
+                    let args = self.aggregates_banned(outer || aggregate, |p| p.call_args(aggregate))?;
                     if aggregate && outer && args < 2 {
                         // MIN(x) / MAX(x) is the aggregate.
                         return Err(Stop::Dead);

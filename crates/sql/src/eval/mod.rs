@@ -237,6 +237,9 @@ pub struct ExampleResult {
     pub verdicts: Verdicts,
 }
 
+/// The first note of an example whose prediction source failed, followed by the error.
+pub const SOURCE_FAILED: &str = "prediction source failed: ";
+
 /// Turns raw model output into one SQL string: code fences and a leading "SQL:" go,
 /// whitespace collapses to single spaces.
 pub fn clean_prediction(raw: &str) -> String {
@@ -314,7 +317,7 @@ fn evaluate_one(
     let ctx = JudgeContext { schema, spider_db: sdb, sqlite: sqlite.as_deref() };
     let mut verdicts = judge(&ex.gold, &prediction, &ctx, opts);
     if let Some(e) = source_error {
-        verdicts.notes.insert(0, format!("prediction source failed: {e}"));
+        verdicts.notes.insert(0, format!("{SOURCE_FAILED}{e}"));
     }
     ExampleResult {
         index,
