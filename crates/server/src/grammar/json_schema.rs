@@ -143,6 +143,16 @@ fn u64_of(obj: &Map<String, Value>, key: &str) -> Option<u64> {
     obj.get(key).and_then(Value::as_u64)
 }
 
+/// A `min…`/`max…` pair (`minItems`/`maxItems`, `minProperties`/`maxProperties`): the minimum
+/// (0 when absent) and the maximum, refused when the minimum exceeds it.
+fn bounds(obj: &Map<String, Value>, min_key: &str, max_key: &str, at: &str) -> Result<(u64, Option<u64>)> {
+    let (min, max) = (u64_of(obj, min_key).unwrap_or(0), u64_of(obj, max_key));
+    if max.is_some_and(|max| min > max) {
+        return Err(invalid(at, format!("`{min_key}` is greater than `{max_key}`")));
+    }
+    Ok((min, max))
+}
+
 /// Outlines' `depth` of a free-form object or array, [`GENERIC_DEPTH`] when absent.
 fn depth_of(obj: &Map<String, Value>, at: &str) -> Result<u64> {
     match u64_of(obj, "depth").unwrap_or(GENERIC_DEPTH) {
@@ -423,10 +433,7 @@ impl<'a> Converter<'a> {
         if obj.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty()) {
             return Err(invalid(at, "`required` without `properties` is not supported"));
         }
-        let (min, max) = (u64_of(obj, "minProperties").unwrap_or(0), u64_of(obj, "maxProperties"));
-        if max.is_some_and(|max| min > max) {
-            return Err(invalid(at, "`minProperties` is greater than `maxProperties`"));
-        }
+        let (min, max) = bounds(obj, "minProperties", "maxProperties", at)?;
         let depth = depth_of(obj, at)?;
         let value = match obj.get("additionalProperties") {
             _ if max == Some(0) => return Ok(empty_object()),
@@ -439,10 +446,7 @@ impl<'a> Converter<'a> {
     }
 
     fn array(&mut self, obj: &'a Map<String, Value>, at: &str) -> Result<String> {
-        let (min, max) = (u64_of(obj, "minItems").unwrap_or(0), u64_of(obj, "maxItems"));
-        if max.is_some_and(|max| min > max) {
-            return Err(invalid(at, "`minItems` is greater than `maxItems`"));
-        }
+        let (min, max) = bounds(obj, "minItems", "maxItems", at)?;
         let depth = depth_of(obj, at)?;
         let item = match obj.get("items") {
             _ if max == Some(0) => return Ok(empty_array()),
