@@ -2,6 +2,11 @@
 //! tokens that keep it viable (EOS only when it is complete). Candidates are tried lazily, best
 //! first (greedy) or by rejection (sampling, which is exact: a rejected token is masked and the
 //! rest renormalised), so the usual cost is one check per token, small next to a forward pass.
+//! Near `max_new_tokens` ([`FINISH_WINDOW`]) the generation is steered to finish: a token is
+//! allowed only if the shortest completion of the text after it, plus EOS, still fits in the
+//! tokens left; and should that completion need about all of them anyway, its tokens are
+//! forced (their logprobs reported as usual), then EOS. A constrained answer is thus complete
+//! even when the model would have rambled to the limit.
 
 use std::fmt::Debug;
 
@@ -20,7 +25,27 @@ pub enum Viability {
 pub trait Constraint: Send + Sync + Debug {
     /// Judges `text`, the whole generated text so far (special tokens excluded).
     fn check(&self, text: &str) -> Viability;
+
+    /// A short text that makes `text` complete (`Some("")` when it is already), or `None` when
+    /// none is known. A generation about to run out of `max_new_tokens` is finished
+    /// with it, so that a constrained answer is complete rather than cut mid-way.
+    fn completion(&self, _text: &str) -> Option<String> {
+        None
+    }
+
+    /// Whether [`completion`](Self::completion) is implemented; then, near the end, a token
+    /// after which no completion is found is refused.
+    fn completes(&self) -> bool {
+        false
+    }
 }
+
+/// When at most this many new tokens are left, a constrained generation keeps within reach of a
+/// complete text (see [`Constraint::completion`]).
+pub const FINISH_WINDOW: usize = 48;
+
+/// Tokens kept in hand beyond the completion before it is forced: one for EOS, one spare.
+pub const FINISH_SLACK: usize = 2;
 
 /// Candidates tried first, best first, before the rest of the vocabulary is searched (and only
 /// when no token at all keeps the text viable is the sequence ended with EOS).

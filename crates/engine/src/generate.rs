@@ -9,6 +9,7 @@ use crate::model::{log_softmax, KvCache, Logits, Model, SegmentInput};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::tokenizer::{IncrementalDecoder, Tokenizer};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Why generation stopped (TGI's `finish_reason`).
@@ -115,6 +116,9 @@ pub struct Sequence {
     pub top_tokens: Vec<Vec<Token>>,
     /// Set once finished.
     pub finish: Option<FinishReason>,
+    /// Tokens to emit next regardless of the model: the completion of a constrained text that
+    /// is about to run out of `max_new_tokens`, then EOS.
+    forced: VecDeque<u32>,
 }
 
 impl std::fmt::Debug for Sequence {
@@ -159,6 +163,7 @@ impl Sequence {
             tokens: Vec::new(),
             top_tokens: Vec::new(),
             finish: None,
+            forced: VecDeque::new(),
             req,
         })
     }
@@ -203,6 +208,30 @@ impl Sequence {
         })
     }
 
+    /// Tokens still allowed.
+    fn tokens_left(&self) -> usize {
+        self.req.max_new_tokens - self.tokens.len()
+    }
+
+    /// Within [`FINISH_WINDOW`](crate::constraint::FINISH_WINDOW) of `max_new_tokens`: when the
+    /// shortest completion of `text` needs about all the tokens left, queues them (then EOS) in
+    /// `forced`.
+    fn plan_finish(&mut self, tok: &Tokenizer, c: &dyn crate::Constraint, text: &str) -> Result<()> {
+        use crate::constraint::{FINISH_SLACK, FINISH_WINDOW};
+        let left = self.tokens_left();
+        if left > FINISH_WINDOW {
+            return Ok(());
+        }
+        let Some(ids) = completion_ids(tok, c, text)? else { return Ok(()) };
+        if ids.len() + FINISH_SLACK >= left {
+            self.forced.extend(ids.iter().take(left));
+            if ids.len() < left {
+                self.forced.extend(self.eos.first());
+            }
+        }
+        Ok(())
+    }
+
     fn push(&mut self, tok: &Tokenizer, choice: crate::sampling::Choice) -> Result<StepOutput> {
         self.all_ids.push(choice.id);
         let text = self.decoder.next(tok, &self.all_ids)?;
@@ -234,9 +263,20 @@ impl Sequence {
     }
 }
 
+/// The tokens of the shortest completion `c` finds for `text` (`None`: unknown).
+fn completion_ids(tok: &Tokenizer, c: &dyn crate::Constraint, text: &str) -> Result<Option<Vec<u32>>> {
+    Ok(match c.completion(text) {
+        None => None,
+        Some(done) if done.is_empty() => Some(Vec::new()),
+        Some(done) => Some(tok.encode(&done, false)?),
+    })
+}
+
 /// Whether token `id` keeps `text` (the generation so far, whose last tokens are `window`)
-/// acceptable to `c`: EOS only when the text is complete, other special tokens never.
-fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, window: &[u32], id: u32) -> bool {
+/// acceptable to `c`: EOS only when the text is complete, other special tokens never. With
+/// `left` (tokens left, near the end) the text must also stay finishable: its completion and
+/// EOS must fit in what remains after this token.
+fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, window: &[u32], id: u32, left: Option<usize>) -> bool {
     use crate::Viability;
     if eos.contains(&id) {
         return c.check(text) == Viability::Complete;
@@ -249,7 +289,14 @@ fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, 
         return false;
     };
     let piece = after.strip_prefix(before.as_str()).unwrap_or(&after);
-    c.check(&format!("{text}{piece}")) != Viability::Dead
+    let next = format!("{text}{piece}");
+    if c.check(&next) == Viability::Dead {
+        return false;
+    }
+    match left {
+        Some(left) if c.completes() => matches!(completion_ids(tok, c, &next), Ok(Some(ids)) if ids.len() + 2 <= left),
+        _ => true,
+    }
 }
 
 /// One forward pass over every unfinished sequence in `seqs`: prefills what is pending (at
@@ -324,8 +371,16 @@ pub fn step(
             Some(c) => {
                 // The exact text so far (the streaming decoder may hold back a partial piece).
                 let text = s.generated_text(tok)?;
+                if s.forced.is_empty() {
+                    s.plan_finish(tok, c.as_ref(), &text)?;
+                }
+                let forced = s.forced.pop_front();
+                let left = Some(s.tokens_left()).filter(|&l| l <= crate::constraint::FINISH_WINDOW);
                 let (eos, ids, n) = (&s.eos, &s.all_ids, s.tokens.len());
-                let mut accept = |id: u32| accepts(tok, c.as_ref(), eos, &text, &ids[ids.len() - n.min(4)..], id);
+                let mut accept = |id: u32| match forced {
+                    Some(f) => id == f,
+                    None => accepts(tok, c.as_ref(), eos, &text, &ids[ids.len() - n.min(4)..], id, left),
+                };
                 let fallback = s.eos.first().copied();
                 s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut accept, fallback)))
             }

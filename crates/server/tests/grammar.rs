@@ -21,16 +21,18 @@ fn prompt(ddl: &str) -> String {
     format!("### Schema:\n{ddl}\n\n### Question:\nHow many?\n\nReturn only the SQL query.")
 }
 
-/// Every constrained generation is a viable SQL prefix over its own schema, a complete
-/// statement when it stopped at EOS, and then it parses and names only schema tables/columns.
+/// Every constrained generation is a complete SQL statement over its own schema that parses and
+/// names only schema tables and columns, whether it stopped at EOS or was finished on purpose
+/// as it ran out of `max_new_tokens` (the random model never wants to stop).
 #[tokio::test]
 async fn constrained_sql_is_always_valid_for_its_schema_across_seeds_adapters_and_batches() {
     let app = app();
     let mut handles = Vec::new();
-    for seed in 0..12u64 {
+    for seed in 0..36u64 {
         let ddl = SCHEMAS[seed as usize % 3];
         let adapter = ["", "qv", "pat"][(seed as usize / 3) % 3];
-        let mut params = json!({"max_new_tokens": 40, "details": true, "grammar": {"type": "sql", "value": null}});
+        let budget = [40, 24, 64][(seed as usize / 9) % 3];
+        let mut params = json!({"max_new_tokens": budget, "details": true, "grammar": {"type": "sql", "value": null}});
         if seed % 2 == 1 {
             params["do_sample"] = json!(true);
             params["seed"] = json!(seed);
@@ -41,16 +43,16 @@ async fn constrained_sql_is_always_valid_for_its_schema_across_seeds_adapters_an
         }
         let a = app.clone();
         let body = json!({"inputs": prompt(ddl), "parameters": params});
-        handles.push(tokio::spawn(async move { (ddl, post(&a, "/generate", body).await) }));
+        handles.push(tokio::spawn(async move { (ddl, budget, post(&a, "/generate", body).await) }));
         // A free request alongside each constrained one.
         let a = app.clone();
         handles.push(tokio::spawn(async move {
-            ("", post(&a, "/generate", json!({"inputs": PROMPT, "parameters": {"max_new_tokens": 8, "details": true}})).await)
+            ("", 8, post(&a, "/generate", json!({"inputs": PROMPT, "parameters": {"max_new_tokens": 8, "details": true}})).await)
         }));
     }
     let mut complete = 0;
     for h in handles {
-        let (ddl, r) = h.await.unwrap();
+        let (ddl, budget, r) = h.await.unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
         let body = r.json();
         if ddl.is_empty() {
@@ -59,16 +61,16 @@ async fn constrained_sql_is_always_valid_for_its_schema_across_seeds_adapters_an
         }
         let text = body["generated_text"].as_str().unwrap();
         let schema = Schema::from_ddl(ddl).unwrap();
-        let verdict = SqlConstraint::new(&schema).check(text);
-        assert_ne!(verdict, Verdict::Dead, "{text:?}");
+        assert_eq!(SqlConstraint::new(&schema).check(text), Verdict::Complete, "{text:?}");
+        let report = SqlReport::check(text.trim(), &schema);
+        assert!(report.parse_error.is_none() && report.adheres(), "{text:?}: {report:?}");
+        let tokens = body["details"]["generated_tokens"].as_u64().unwrap();
+        assert!(tokens <= budget, "{tokens} tokens");
         if body["details"]["finish_reason"] == "eos_token" {
             complete += 1;
-            assert_eq!(verdict, Verdict::Complete, "{text:?}");
-            let report = SqlReport::check(text.trim(), &schema);
-            assert!(report.adheres(), "{text:?}: {report:?}");
         }
     }
-    println!("{complete} of 12 constrained generations ended with EOS on a complete statement");
+    println!("{complete} of 36 constrained generations ended with EOS");
 }
 
 #[tokio::test]
@@ -197,6 +199,26 @@ async fn json_grammar_yields_schema_documents_across_seeds_next_to_free_rows() {
     }
     // Every document of the schema is far shorter than 160 tokens: all rows end with EOS.
     assert_eq!(eos, 8, "constrained rows that ended with EOS");
+}
+
+/// A budget too small for what the model would write: the grammar's shortest completion is
+/// forced in time, so the row is still a whole JSON document of the schema (an unbounded
+/// string would otherwise run to `max_new_tokens`).
+#[tokio::test]
+async fn json_rows_cut_short_are_still_documents() {
+    let app = app();
+    let schema = json!({"type": "object", "properties": {"note": {"type": "string"}, "n": {"type": "integer"}}, "required": ["note", "n"]});
+    for seed in 0..6u64 {
+        let params = json!({"max_new_tokens": 24, "details": true, "do_sample": true, "seed": seed, "temperature": 1.3,
+                            "grammar": {"type": "json", "value": schema}});
+        let r = post(&app, "/generate", json!({"inputs": "Reply with JSON:", "parameters": params})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        let text = body["generated_text"].as_str().unwrap();
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+        assert!(v["note"].is_string() && v["n"].is_i64(), "{text:?}");
+        assert!(body["details"]["generated_tokens"].as_u64().unwrap() <= 24);
+    }
 }
 
 #[tokio::test]

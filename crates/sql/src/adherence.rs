@@ -197,7 +197,9 @@ impl Visitor for Checker<'_> {
                     aliases.push(alias.value.to_lowercase());
                 }
                 if let SelectItem::QualifiedWildcard(kind, _) = it {
-                    let q = kind.to_string().to_lowercase();
+                    // Displayed as `t.*`: the qualifier is what precedes the dot.
+                    let shown = kind.to_string().to_lowercase();
+                    let q = shown.strip_suffix(".*").unwrap_or(&shown).to_string();
                     if !relations.iter().any(|r| r.name == q) {
                         self.out.push(Violation::UnknownQualifier(q));
                     }

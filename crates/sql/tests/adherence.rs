@@ -33,6 +33,8 @@ fn adherent_queries() {
     ok("SELECT name FROM singer UNION SELECT concert_name FROM concert");
     ok("SELECT SINGER.Name FROM Singer WHERE \"age\" > 3");
     ok("SELECT * FROM (SELECT * FROM singer) AS t WHERE t.anything = 1");
+    ok("SELECT s.*, c.concert_name FROM singer AS s JOIN concert AS c ON 1");
+    ok("SELECT singer.* FROM singer");
 }
 
 #[test]

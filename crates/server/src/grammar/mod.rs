@@ -42,6 +42,14 @@ impl Constraint for SqlGrammar {
             Verdict::Complete => Viability::Complete,
         }
     }
+
+    fn completion(&self, text: &str) -> Option<String> {
+        self.0.completion(text)
+    }
+
+    fn completes(&self) -> bool {
+        true
+    }
 }
 
 impl SqlGrammar {
@@ -77,7 +85,53 @@ impl Constraint for RegexGrammar {
             Viability::Viable
         }
     }
+
+    /// The shortest printable-ASCII path from the text's state to a match (breadth-first over
+    /// DFA states, at most [`COMPLETION_STATES`] of them).
+    fn completion(&self, text: &str) -> Option<String> {
+        let dfa = &self.0;
+        let mut state = dfa.start_state_forward(&Input::new(text).anchored(Anchored::Yes)).ok()?;
+        for &b in text.as_bytes() {
+            state = dfa.next_state(state, b);
+        }
+        let done = |s| dfa.is_match_state(dfa.next_eoi_state(s));
+        if dfa.is_dead_state(state) {
+            return None;
+        }
+        // (state, index of the parent entry, byte that led here)
+        let mut seen = std::collections::HashSet::from([state]);
+        let mut entries: Vec<(_, usize, u8)> = vec![(state, usize::MAX, 0)];
+        let mut next = 0;
+        while next < entries.len() && entries.len() < COMPLETION_STATES {
+            let (s, ..) = entries[next];
+            if done(s) {
+                let mut bytes = Vec::new();
+                let mut at = next;
+                while entries[at].1 != usize::MAX {
+                    bytes.push(entries[at].2);
+                    at = entries[at].1;
+                }
+                bytes.reverse();
+                return String::from_utf8(bytes).ok();
+            }
+            for b in (b' '..=b'~').chain([b'\n', b'\t']) {
+                let t = dfa.next_state(s, b);
+                if !dfa.is_dead_state(t) && !dfa.is_quit_state(t) && seen.insert(t) {
+                    entries.push((t, next, b));
+                }
+            }
+            next += 1;
+        }
+        None
+    }
+
+    fn completes(&self) -> bool {
+        true
+    }
 }
+
+/// Most DFA states a completion search visits.
+const COMPLETION_STATES: usize = 100_000;
 
 impl RegexGrammar {
     /// Compiles `pattern` (anchored at both ends, as TGI's outlines-based grammars), within

@@ -6,7 +6,7 @@
 pub(crate) enum Tok {
     /// An unquoted word (keyword or identifier), complete: something followed it.
     Word(String),
-    /// A quoted identifier ("x", `x`, [x]), complete.
+    /// A double-quoted identifier ("x"), complete.
     Quoted(String),
     /// A string literal.
     Str,
@@ -32,16 +32,26 @@ const PUNCT1: [&str; 13] = ["(", ")", ",", ".", ";", "*", "+", "-", "/", "%", "=
 
 /// Lexes `s`; `Err(offset)` at a character no SQL token starts with.
 pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
+    lex_spaced(s).map(|(toks, _)| toks)
+}
+
+/// [`lex`], and for each token whether whitespace follows it.
+pub(crate) fn lex_spaced(s: &str) -> Result<(Vec<Tok>, Vec<bool>), usize> {
     let b = s.as_bytes();
     let mut out = Vec::new();
+    let mut spaced: Vec<bool> = Vec::new();
     let mut i = 0;
     while i < b.len() {
+        spaced.resize(out.len(), false);
         let c = b[i];
         if c.is_ascii_whitespace() {
             // Layout, not padding: a model whose EOS is refused must not idle in whitespace.
             let start = i;
             while i < b.len() && b[i].is_ascii_whitespace() {
                 i += 1;
+            }
+            if let Some(last) = spaced.last_mut() {
+                *last = true;
             }
             let run = &b[start..i];
             let lines = run.iter().filter(|&&c| c == b'\n').count();
@@ -88,11 +98,12 @@ pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
                 i += 1;
             }
             out.push(if closed { Tok::Str } else { Tok::OpenStr });
-        } else if c == b'"' || c == b'`' || c == b'[' {
-            let close = match c {
-                b'[' => b']',
-                q => q,
-            };
+        } else if c == b'`' || c == b'[' {
+            // MySQL / SQL Server quoting: SQLite takes it, but without the double quotes'
+            // fallback to a string, and other tools stumble on it; double quotes suffice.
+            return Err(i);
+        } else if c == b'"' {
+            let close = c;
             let start = i + 1;
             i += 1;
             while i < b.len() && b[i] != close {
@@ -112,13 +123,19 @@ pub(crate) fn lex(s: &str) -> Result<Vec<Tok>, usize> {
             out.push(Tok::Open);
             i += 1;
         } else if let Some(p) = PUNCT1.iter().find(|p| p.as_bytes()[0] == c) {
+            // `t.col` is written tight: `t .col` and `t. col` are SQLite but trip other parsers.
+            let spaced = |j: Option<&u8>| j.is_some_and(u8::is_ascii_whitespace);
+            if c == b'.' && (spaced(i.checked_sub(1).and_then(|j| b.get(j))) || spaced(b.get(i + 1))) {
+                return Err(i);
+            }
             out.push(Tok::Punct(p));
             i += 1;
         } else {
             return Err(i);
         }
     }
-    Ok(out)
+    spaced.resize(out.len(), false);
+    Ok((out, spaced))
 }
 
 /// A whole SQLite numeric literal: `12`, `1.5`, `.5`, `1.`, `1e5`, `2.5E-3`, `0x1F`.
@@ -166,6 +183,7 @@ mod tests {
         assert!(lex("SELECT 1 /* c */").is_err());
         assert!(lex("SELECT 1 - -1").is_ok());
         assert!(lex("SELECT a,\n       b\nFROM t\r\n").is_ok());
+        assert!(lex("SELECT t .a").is_err() && lex("SELECT t. a").is_err() && lex("SELECT t.").is_ok());
         for padded in ["SELECT 1\n\n\n", "SELECT 1                  ", "SELECT 1\r\r\n"] {
             assert!(lex(padded).is_err(), "{padded:?}");
         }

@@ -20,6 +20,7 @@
 //! one FROM, DISTINCT in a non-aggregate call, nesting deeper than 8 parentheses, and numbers
 //! running into letters (`1abc`).
 
+mod complete;
 mod lex;
 mod parse;
 
@@ -45,6 +46,13 @@ impl SqlConstraint {
     /// e.g. another condition).
     pub fn check(&self, text: &str) -> Verdict {
         parse::check(&self.tables, text)
+    }
+
+    /// A short text that makes `text` a complete statement (`Some("")` if it is one already;
+    /// `None` if it is dead or no completion was found within a small search): what a decoder
+    /// about to run out of tokens appends so that the answer still parses.
+    pub fn completion(&self, text: &str) -> Option<String> {
+        complete::completion(&self.tables, text)
     }
 }
 

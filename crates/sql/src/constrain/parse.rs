@@ -2,7 +2,7 @@
 //! (in "viable" mode) stops the parse successfully, and a word still being typed matches every
 //! keyword or allowed name it begins.
 
-use super::lex::{lex, Tok};
+use super::lex::{lex_spaced, Tok};
 
 /// Where a text stands against the grammar and the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,20 +23,20 @@ enum Stop {
 
 type R<T> = Result<T, Stop>;
 
-const RESERVED: &[&str] = &[
+pub(super) const RESERVED: &[&str] = &[
     "ALL", "AND", "AS", "ASC", "BETWEEN", "BY", "CASE", "CAST", "CROSS", "DESC", "DISTINCT", "ELSE", "END", "ESCAPE",
     "EXCEPT", "EXISTS", "FROM", "FULL", "GLOB", "GROUP", "HAVING", "IN", "INNER", "INTERSECT", "IS", "ISNULL", "JOIN",
     "LEFT", "LIKE", "LIMIT", "NATURAL", "NOT", "NOTNULL", "NULL", "OFFSET", "ON", "OR", "ORDER", "OUTER", "RIGHT",
     "SELECT", "THEN", "UNION", "USING", "WHEN", "WHERE", "WITH",
 ];
 
-const FUNCTIONS: &[&str] = &[
+pub(super) const FUNCTIONS: &[&str] = &[
     "ABS", "AVG", "CHAR", "COALESCE", "COUNT", "DATE", "DATETIME", "GROUP_CONCAT", "HEX", "IFNULL", "IIF", "INSTR",
     "JULIANDAY", "LENGTH", "LOWER", "LTRIM", "MAX", "MIN", "NULLIF", "PRINTF", "RANDOM", "REPLACE", "ROUND", "RTRIM",
     "STRFTIME", "SUBSTR", "SUBSTRING", "SUM", "TIME", "TOTAL", "TRIM", "TYPEOF", "UNIXEPOCH", "UPPER",
 ];
 
-const LITERAL_WORDS: &[&str] = &["NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"];
+pub(super) const LITERAL_WORDS: &[&str] = &["NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"];
 
 /// Keywords that may follow a table in FROM: an alias without AS may be neither a longer word
 /// that begins with one (`WHEREscore`, `ONstores`) nor two or more letters one begins with
@@ -45,6 +45,9 @@ const AFTER_TABLE: &[&str] = &[
     "CROSS", "EXCEPT", "GROUP", "HAVING", "INNER", "INTERSECT", "JOIN", "LEFT", "LIMIT", "NATURAL", "ON", "OR", "ORDER",
     "RIGHT", "UNION", "USING", "WHERE",
 ];
+
+/// The name of a result column that is an expression without an alias: nothing can match it.
+const UNNAMED: &str = "\u{0}";
 
 /// Longest alias or CTE name a query may define.
 const MAX_FREE_NAME: usize = 32;
@@ -78,8 +81,46 @@ fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn begins(word: &str, prefix: &str) -> bool {
+pub(super) fn begins(word: &str, prefix: &str) -> bool {
     word.len() >= prefix.len() && word.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Whether an unquoted word is written in a spelling people use: each part of it all lower
+/// case, all upper case or Capitalised, where the parts are those of a schema name it spells
+/// (split at `_` and at camel-case humps: `StoreId`, `document_ID`, `petType` for `PetType`),
+/// or the whole word when it spells none. SQL ignores case, but a model refused the word it
+/// wants escapes into the case variants the tokenizer offers (`sToRe_id`, `iNNER`, `tYPEOF`).
+/// A `partial` word is judged on the part of a name it spells so far.
+fn case_ok(tables: &[(String, Vec<String>)], w: &str, partial: bool) -> bool {
+    if plain_case(w) {
+        return true;
+    }
+    let fits = |n: &String| {
+        let spells = if partial { begins(n, w) } else { eq(n, w) };
+        spells && humps(n).all(|(a, b)| plain_case(&w[a.min(w.len())..b.min(w.len())]))
+    };
+    tables.iter().any(|(t, cols)| fits(t) || cols.iter().any(fits))
+}
+
+/// All lower case, all upper case, or Capitalised.
+fn plain_case(w: &str) -> bool {
+    !w.bytes().skip(1).any(|b| b.is_ascii_uppercase()) || !w.bytes().any(|b| b.is_ascii_lowercase())
+}
+
+/// Byte ranges of a name's parts: split at `_` and before an upper-case letter that follows a
+/// lower-case letter or digit.
+fn humps(n: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let b = n.as_bytes();
+    let mut start = 0;
+    (1..=b.len()).filter_map(move |i| {
+        let cut = i == b.len() || b[i] == b'_' || b[i].is_ascii_uppercase() && !b[i - 1].is_ascii_uppercase() && b[i - 1] != b'_';
+        if !cut {
+            return None;
+        }
+        let part = (start, i);
+        start = if i < b.len() && b[i] == b'_' { i + 1 } else { i };
+        Some(part)
+    })
 }
 
 fn reserved(w: &str) -> bool {
@@ -120,6 +161,10 @@ enum Look<'t> {
 
 struct Parser<'a> {
     toks: Vec<Tok>,
+    /// Whether whitespace follows each token (then a word is not a qualifier: `t.col` is tight).
+    spaced: &'a [bool],
+    /// Parsing a result column that is `t.*`.
+    star_ok: bool,
     i: usize,
     final_: bool,
     /// Inside WHERE, ON, GROUP BY or an aggregate's arguments, where SQLite refuses aggregates
@@ -135,7 +180,7 @@ struct Parser<'a> {
 
 /// The verdict for `text` over tables `(name, columns)`.
 pub(super) fn check(tables: &[(String, Vec<String>)], text: &str) -> Verdict {
-    let Ok(toks) = lex(text) else { return Verdict::Dead };
+    let Ok((toks, spaced)) = lex_spaced(text) else { return Verdict::Dead };
     if toks.last() == Some(&Tok::Open) {
         // A trailing `!` or `|` is viable only where `!=` or `||` would be.
         let completed = format!("{text}{}", if text.ends_with('!') { "=" } else { "|" });
@@ -155,8 +200,16 @@ pub(super) fn check(tables: &[(String, Vec<String>)], text: &str) -> Verdict {
     if toks.is_empty() {
         return Verdict::Viable;
     }
+    if !toks.iter().all(|t| match t {
+        Tok::Word(w) => case_ok(tables, w, false),
+        Tok::PartialWord(w) => case_ok(tables, w, true),
+        _ => true,
+    }) {
+        return Verdict::Dead;
+    }
     let run = |toks: Vec<Tok>, final_, longer_only| {
-        Parser { toks, i: 0, final_, longer_only, no_aggregates: false, tables, ctes: vec![], scopes: vec![] }.statement()
+        Parser { toks, spaced: &spaced, star_ok: false, i: 0, final_, longer_only, no_aggregates: false, tables, ctes: vec![], scopes: vec![] }
+            .statement()
     };
     if run(toks.clone(), true, false).is_ok() {
         return Verdict::Complete;
@@ -399,8 +452,17 @@ impl<'a> Parser<'a> {
         Ok(outs.into_iter().collect())
     }
 
+    /// A result column's name (`None` for `*` and `t.*`: whatever the sources have).
     fn result_column(&mut self) -> R<Option<String>> {
         if self.punct("*")? {
+            return Ok(None);
+        }
+        // `t.*` is a whole result column, never an operand.
+        if matches!(self.toks.get(self.i..self.i + 3), Some([Tok::Word(_) | Tok::Quoted(_), Tok::Punct("."), Tok::Punct("*")])) {
+            self.star_ok = true;
+            let r = self.column_ref();
+            self.star_ok = false;
+            r?;
             return Ok(None);
         }
         let bare = self.expr_named()?;
@@ -409,7 +471,8 @@ impl<'a> Parser<'a> {
             self.scope().aliases.push(a.clone());
             return Ok(Some(a));
         }
-        Ok(bare)
+        // An unnamed expression's column is named by its text, which no query refers to.
+        Ok(Some(bare.unwrap_or_else(|| UNNAMED.to_string())))
     }
 
     fn from_clause(&mut self) -> R<()> {
@@ -824,6 +887,20 @@ impl<'a> Parser<'a> {
             && q.len() <= MAX_FORWARD_ALIAS
             && !reserved(q)
             && q.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            && self.forward_room(q)
+    }
+
+    /// Whether FROM can still define `q` next to the other qualifiers used before it: each
+    /// needs its own item, and a FROM holds at most [`MAX_FROM_ITEMS`] with each table at most
+    /// [`MAX_SAME_TABLE`] times.
+    fn forward_room(&self, q: &str) -> bool {
+        let Some(scope) = self.scopes.last() else { return true };
+        let mut quals: Vec<&str> = scope.deferred.iter().filter_map(|(q, _)| q.as_deref()).collect();
+        quals.push(q);
+        quals.sort_unstable_by_key(|q| q.to_ascii_lowercase());
+        quals.dedup_by(|a, b| eq(a, b));
+        let room = MAX_FROM_ITEMS.min(MAX_SAME_TABLE * (self.tables.len() + self.ctes.len()));
+        quals.len() <= room
     }
 
     fn column_ref(&mut self) -> R<Option<String>> {
@@ -854,11 +931,15 @@ impl<'a> Parser<'a> {
         if !is_column && qualifier_cols.is_none() {
             return Err(Stop::Dead);
         }
+        let tight = !self.spaced.get(self.i).copied().unwrap_or(false);
         self.i += 1;
-        if qualifier_cols.is_some() && self.punct(".")? {
+        if qualifier_cols.is_some() && tight && self.punct(".")? {
             let cols = qualifier_cols.unwrap_or_default();
             let early = !self.from_done();
             if self.punct("*")? {
+                if !self.star_ok {
+                    return Err(Stop::Dead);
+                }
                 if early {
                     self.scope().deferred.push((Some(first), "*".into()));
                 }

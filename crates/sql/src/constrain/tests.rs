@@ -145,6 +145,16 @@ fn derailments_are_dead() {
         "SELECT name FROM customers c JOIN orders o ON o.id = SUM",
         "SELECT name FROM customers AS c123456789012345678901234567890123",
         "SELECT 1 FROM orders AS a JOIN orders AS b ON a.id = b.id JOIN orders AS c ON",
+        "SELECT nAme ",
+        "SELECT c.* OR",
+        "SELECT COUNT(c.*",
+        "SELECT c .name",
+        "SELECT `name",
+        "SELECT [name",
+        "SELECT name FROM cuStomers",
+        "SELECT name FROM customers iNNER JOIN",
+        "SELECT tYPEOF(",
+        "SELECT name FROM customers AS cuSt",
     ] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
     }
@@ -158,6 +168,9 @@ fn derailments_are_dead() {
         "SELECT name FROM customers WHERE id IN (SELECT MAX(customer_id) FROM orders) AND MAX(id, 3) > 2",
         "SELECT city, COUNT(*) FROM customers GROUP BY city HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC",
         "SELECT 1 - -1 FROM customers",
+        "Select Name From Customers Where City = 'Rome'",
+        "SELECT NAME FROM CUSTOMERS c INNER JOIN ORDERS o ON o.CUSTOMER_ID = c.ID",
+        "SELECT \"State\" FROM customers",
     ] {
         assert_accepted(&c, ok, "not a derailment");
     }
@@ -247,4 +260,98 @@ fn spider_dev_gold_acceptance() {
         println!("  rejected: {r}");
     }
     assert!(rejected.is_empty(), "{} Spider dev gold queries rejected", rejected.len());
+}
+
+#[test]
+fn mixed_case_is_accepted_only_as_the_schema_spells_it() {
+    let c = SqlConstraint::new(&Schema::from_ddl("CREATE TABLE StoreSales (StoreId INTEGER, soldAt TEXT, Amount REAL);").unwrap());
+    assert_accepted(&c, "SELECT StoreId, soldAt FROM StoreSales WHERE amount > 1", "schema spelling");
+    assert_accepted(&c, "select storeid from storesales", "lower case");
+    assert_accepted(&c, "SELECT storeId, SoldAt FROM StoreSALES", "people's variants");
+    for bad in ["SELECT sToreId ", "SELECT StoReId ", "SELECT sOldAt", "SELECT StoreId FROM stoReSales", "SELECT Amount FROM StoreSales WHERE aMount"] {
+        assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
+    }
+}
+
+/// Every prefix of `sql` (at `step`-character strides) has a completion the constraint calls
+/// complete; returns the longest completion found.
+fn assert_completable(c: &SqlConstraint, sql: &str, step: usize) -> String {
+    let mut longest = String::new();
+    for (i, _) in sql.char_indices().step_by(step) {
+        let prefix = &sql[..i];
+        let done = c.completion(prefix).unwrap_or_else(|| panic!("no completion for {prefix:?}"));
+        assert_eq!(c.check(&format!("{prefix}{done}")), Verdict::Complete, "{prefix:?} + {done:?}");
+        if done.len() > longest.len() {
+            longest = done;
+        }
+    }
+    longest
+}
+
+#[test]
+fn prefixes_complete_to_statements() {
+    let c = shop();
+    assert_eq!(c.completion("SELECT name FROM customers").as_deref(), Some(""));
+    assert_eq!(c.completion("SELECT name FROM customers WHERE city = 'Par").as_deref(), Some("'"));
+    assert_eq!(c.completion("SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders WHERE total >").as_deref(), Some(" 1)"));
+    assert_eq!(c.completion("SELECT name FROM customers WHERE id = SUM"), None, "dead stays dead");
+    // A select list naming a column of a table FROM has not joined yet: join it.
+    assert_eq!(c.completion("SELECT name, total FROM customers").as_deref(), Some(" JOIN orders"));
+    assert_eq!(c.completion("select name fr").as_deref(), Some("om customers"));
+    for sql in [
+        "SELECT c.name, SUM(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY spent DESC LIMIT 5",
+        "SELECT name FROM customers WHERE id NOT IN (SELECT customer_id FROM orders WHERE order_date BETWEEN '2024-03-01' AND '2024-03-31')",
+        "SELECT CASE WHEN total > 100 THEN 'big' ELSE 'small' END, CAST(total AS INTEGER) FROM orders WHERE EXISTS (SELECT 1 FROM customers)",
+        "SELECT \"State\", COUNT(*) FROM customers GROUP BY \"State\" HAVING COUNT(*) > 1e3",
+        "WITH big AS (SELECT customer_id FROM orders) SELECT customer_id FROM big UNION SELECT id FROM customers",
+        "SELECT name FROM customers WHERE city IS NOT NULL AND city LIKE 'P%' OR id != 3",
+    ] {
+        assert_completable(&c, sql, 1);
+    }
+}
+
+#[test]
+fn handwritten_gold_prefixes_complete() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../synth/eval/handwritten.alpaca.jsonl");
+    for (ddl, sql) in gold_pairs(&path) {
+        let c = SqlConstraint::new(&Schema::from_ddl(&ddl).unwrap());
+        assert_completable(&c, sql.trim(), 3);
+    }
+}
+
+/// Spider dev gold queries (when ../shared/data/spider is present; every third one): prefixes
+/// at 5-character strides all complete.
+#[test]
+fn spider_dev_gold_prefixes_complete() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spider");
+    let (Ok(dev), Ok(_)) = (std::fs::read_to_string(dir.join("dev.json")), std::fs::metadata(dir.join("tables.json"))) else {
+        println!("SKIP spider_dev_gold_prefixes_complete: {} not present", dir.display());
+        return;
+    };
+    let tables = crate::schema::load_spider_tables(&dir.join("tables.json")).unwrap();
+    let dev: Vec<serde_json::Value> = serde_json::from_str(&dev).unwrap();
+    let mut failed = Vec::new();
+    let mut longest = String::new();
+    // Every third query keeps the test to seconds.
+    for ex in dev.iter().step_by(3) {
+        let t = tables.iter().find(|t| t.db_id == ex["db_id"].as_str().unwrap()).unwrap();
+        let c = SqlConstraint::new(&Schema::from_spider(t).unwrap());
+        let sql = ex["query"].as_str().unwrap().trim();
+        for (i, _) in sql.char_indices().step_by(5) {
+            match c.completion(&sql[..i]) {
+                Some(done) if c.check(&format!("{}{done}", &sql[..i])) == Verdict::Complete => {
+                    if done.len() > longest.len() {
+                        longest = done;
+                    }
+                }
+                _ => failed.push(sql[..i].to_string()),
+            }
+        }
+    }
+    println!("longest completion: {longest:?}");
+    let mut shown = std::collections::HashSet::new();
+    for f in failed.iter().filter(|f| shown.insert(f.get(..40).unwrap_or(f).to_string())).take(30) {
+        println!("  no completion: {f}");
+    }
+    assert!(failed.is_empty(), "{} prefixes without a completion", failed.len());
 }
