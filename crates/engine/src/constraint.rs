@@ -2,11 +2,13 @@
 //! tokens that keep it viable (EOS only when it is complete). Candidates are tried lazily, best
 //! first (greedy) or by rejection (sampling, which is exact: a rejected token is masked and the
 //! rest renormalised), so the usual cost is one check per token, small next to a forward pass.
-//! Near `max_new_tokens` ([`FINISH_WINDOW`]) the generation is steered to finish: a token is
-//! allowed only if the shortest completion of the text after it, plus EOS, still fits in the
-//! tokens left; and should that completion need about all of them anyway, its tokens are
-//! forced (their logprobs reported as usual), then EOS. A constrained answer is thus complete
-//! even when the model would have rambled to the limit.
+//! A grammar that can complete texts ([`Constraint::completion`]) also keeps every text
+//! finishable: a token is allowed only if the text after it has a known completion (a prefix
+//! parser can call viable a text no continuation saves, e.g. a seventh nested call). Near
+//! `max_new_tokens` ([`FINISH_WINDOW`]) that completion plus EOS must fit in the tokens left,
+//! and should it need about all of them anyway, or should nothing else be acceptable, its
+//! tokens are forced (their logprobs reported as usual), then EOS. A constrained answer is thus
+//! complete even when the model would have rambled to the limit.
 
 use std::fmt::Debug;
 
@@ -43,6 +45,11 @@ pub trait Constraint: Send + Sync + Debug {
 /// When at most this many new tokens are left, a constrained generation keeps within reach of a
 /// complete text (see [`Constraint::completion`]).
 pub const FINISH_WINDOW: usize = 48;
+
+/// Candidates per step whose text after them is checked for a completion (the best viable
+/// ones; the rest are refused, which bounds the cost of a step: when none of these passes,
+/// the completion of the text so far is forced).
+pub const FINISH_SEARCHES: usize = 16;
 
 /// Tokens kept in hand beyond the completion before it is forced: one for EOS, one spare.
 pub const FINISH_SLACK: usize = 2;

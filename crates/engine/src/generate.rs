@@ -213,23 +213,24 @@ impl Sequence {
         self.req.max_new_tokens - self.tokens.len()
     }
 
-    /// Within [`FINISH_WINDOW`](crate::constraint::FINISH_WINDOW) of `max_new_tokens`: when the
-    /// shortest completion of `text` needs about all the tokens left, queues them (then EOS) in
-    /// `forced`.
-    fn plan_finish(&mut self, tok: &Tokenizer, c: &dyn crate::Constraint, text: &str) -> Result<()> {
+    /// Within [`FINISH_WINDOW`](crate::constraint::FINISH_WINDOW) of `max_new_tokens`: when
+    /// the shortest completion of the text (`ids`) needs about all the tokens left, queues it
+    /// (then EOS) in `forced`.
+    fn plan_finish(&mut self, ids: &[u32]) {
         use crate::constraint::{FINISH_SLACK, FINISH_WINDOW};
         let left = self.tokens_left();
-        if left > FINISH_WINDOW {
-            return Ok(());
+        if left <= FINISH_WINDOW && ids.len() + FINISH_SLACK >= left {
+            self.force(ids);
         }
-        let Some(ids) = completion_ids(tok, c, text)? else { return Ok(()) };
-        if ids.len() + FINISH_SLACK >= left {
-            self.forced.extend(ids.iter().take(left));
-            if ids.len() < left {
-                self.forced.extend(self.eos.first());
-            }
+    }
+
+    /// Queues `ids` (as many as fit), then EOS if there is room.
+    fn force(&mut self, ids: &[u32]) {
+        let left = self.tokens_left();
+        self.forced.extend(ids.iter().take(left));
+        if ids.len() < left {
+            self.forced.extend(self.eos.first());
         }
-        Ok(())
     }
 
     fn push(&mut self, tok: &Tokenizer, choice: crate::sampling::Choice) -> Result<StepOutput> {
@@ -272,16 +273,26 @@ fn completion_ids(tok: &Tokenizer, c: &dyn crate::Constraint, text: &str) -> Res
     })
 }
 
+/// What a token must leave behind besides a viable text (see [`accepts`]).
+struct Finishing {
+    /// The text so far has a known completion: so must the text after the token.
+    required: bool,
+    /// Tokens left, near the end: the completion and EOS must fit in them after the token.
+    left: Option<usize>,
+    /// Completion searches still allowed this step (later candidates are refused).
+    searches: usize,
+}
+
 /// Whether token `id` keeps `text` (the generation so far, whose last tokens are `window`)
-/// acceptable to `c`: EOS only when the text is complete, other special tokens never. With
-/// `left` (tokens left, near the end) the text must also stay finishable: its completion and
-/// EOS must fit in what remains after this token.
-fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, window: &[u32], id: u32, left: Option<usize>) -> bool {
+/// acceptable to `c`: EOS only when the text is complete, other special tokens never, others
+/// only if the text stays viable and, per `fin`, finishable in time.
+fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, window: &[u32], id: u32, fin: &mut Finishing) -> bool {
     use crate::Viability;
     if eos.contains(&id) {
         return c.check(text) == Viability::Complete;
     }
-    if tok.is_special(id) {
+    if tok.is_special(id) || fin.required && fin.searches == 0 {
+        // Untested candidates are refused; should none tested pass, the completion is forced.
         return false;
     }
     // The candidate's text in context: decode a short window with and without it.
@@ -293,10 +304,11 @@ fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, 
     if c.check(&next) == Viability::Dead {
         return false;
     }
-    match left {
-        Some(left) if c.completes() => matches!(completion_ids(tok, c, &next), Ok(Some(ids)) if ids.len() + 2 <= left),
-        _ => true,
+    if !fin.required {
+        return true;
     }
+    fin.searches -= 1;
+    matches!(completion_ids(tok, c, &next), Ok(Some(ids)) if fin.left.is_none_or(|left| ids.len() + 2 <= left))
 }
 
 /// One forward pass over every unfinished sequence in `seqs`: prefills what is pending (at
@@ -369,20 +381,36 @@ pub fn step(
         let choice = match s.req.constraint.clone() {
             None => s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, None),
             Some(c) => {
+                use crate::constraint::{FINISH_SEARCHES, FINISH_WINDOW};
                 // The exact text so far (the streaming decoder may hold back a partial piece).
                 let text = s.generated_text(tok)?;
-                if s.forced.is_empty() {
-                    s.plan_finish(tok, c.as_ref(), &text)?;
+                // Its shortest completion, when the grammar can tell: every token must then
+                // leave a completable text, and near the end one that fits in time.
+                let done = if c.completes() && s.forced.is_empty() { completion_ids(tok, c.as_ref(), &text)? } else { None };
+                if let Some(ids) = &done {
+                    s.plan_finish(ids);
                 }
                 let forced = s.forced.pop_front();
-                let left = Some(s.tokens_left()).filter(|&l| l <= crate::constraint::FINISH_WINDOW);
+                let left = Some(s.tokens_left()).filter(|&l| l <= FINISH_WINDOW);
+                let mut fin = Finishing { required: done.is_some(), left, searches: FINISH_SEARCHES };
                 let (eos, ids, n) = (&s.eos, &s.all_ids, s.tokens.len());
+                let window = &ids[ids.len() - n.min(4)..];
                 let mut accept = |id: u32| match forced {
                     Some(f) => id == f,
-                    None => accepts(tok, c.as_ref(), eos, &text, &ids[ids.len() - n.min(4)..], id, left),
+                    None => accepts(tok, c.as_ref(), eos, &text, window, id, &mut fin),
                 };
                 let fallback = s.eos.first().copied();
-                s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut accept, fallback)))
+                let choice = s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut accept, fallback)));
+                match done {
+                    // Nothing acceptable but an unfinished text would end here: finish it instead.
+                    Some(ids) if Some(choice.id) == fallback && !ids.is_empty() && c.check(&text) != crate::Viability::Complete => {
+                        s.force(&ids);
+                        let f = s.forced.pop_front();
+                        let mut only = |id: u32| Some(id) == f;
+                        s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut only, fallback)))
+                    }
+                    _ => choice,
+                }
             }
         };
         results[i] = Some(s.push(tok, choice)?);

@@ -127,3 +127,62 @@ fn requests_beyond_the_model_are_errors_not_panics() {
     let err = e.generate(vec![GenerateRequest::greedy(vec![u32::MAX], 1)]).unwrap_err().to_string();
     assert!(err.contains("out of range"), "{err}");
 }
+
+/// Texts over `(`, `)` and `a` whose parentheses never close more than they opened; complete
+/// when balanced and non-empty. The shortest completion closes what is open.
+#[derive(Debug)]
+struct Parens;
+
+impl Parens {
+    fn open(text: &str) -> Option<usize> {
+        let mut depth = 0usize;
+        for c in text.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.checked_sub(1)?,
+                'a' => {}
+                _ => return None,
+            }
+        }
+        Some(depth)
+    }
+}
+
+impl text2sql_engine::Constraint for Parens {
+    fn check(&self, text: &str) -> text2sql_engine::Viability {
+        use text2sql_engine::Viability;
+        match Self::open(text) {
+            None => Viability::Dead,
+            Some(0) if !text.is_empty() => Viability::Complete,
+            Some(_) => Viability::Viable,
+        }
+    }
+
+    fn completion(&self, text: &str) -> Option<String> {
+        let open = Self::open(text)?;
+        Some(if text.is_empty() { "a".into() } else { ")".repeat(open) })
+    }
+
+    fn completes(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn constrained_generations_are_finished_within_max_new_tokens() {
+    let e = engine();
+    let input = e.encode_prompt(PROMPT).unwrap();
+    let mut ended_by_eos = 0;
+    for seed in 0..16u64 {
+        let sampling = SamplingParams { do_sample: true, seed: Some(seed), temperature: 1.5, ..SamplingParams::default() };
+        let max_new_tokens = 6 + seed as usize % 10;
+        let req = GenerateRequest { sampling, constraint: Some(std::sync::Arc::new(Parens)), ..GenerateRequest::greedy(input.clone(), max_new_tokens) };
+        let seq = e.generate(vec![req]).unwrap().pop().unwrap();
+        let text = seq.generated_text(&e.tokenizer).unwrap();
+        assert!(seq.tokens.len() <= max_new_tokens);
+        assert_eq!(Parens::open(&text), Some(0), "seed {seed}: {text:?} is not balanced");
+        assert!(!text.is_empty(), "seed {seed}");
+        ended_by_eos += usize::from(seq.finish == Some(FinishReason::EosToken));
+    }
+    println!("{ended_by_eos} of 16 ended with EOS");
+}

@@ -12,14 +12,14 @@ use super::parse::{begins, check, Verdict, FUNCTIONS, LITERAL_WORDS, RESERVED};
 /// Most moves appended.
 const MAX_DEPTH: usize = 5;
 /// Viable texts kept per depth (the first found: moves are tried shortest first).
-const BEAM: usize = 64;
+const BEAM: usize = 48;
 /// Most texts judged in one search.
-const MAX_CHECKS: usize = 8000;
+const MAX_CHECKS: usize = 3000;
 
 /// Moves that do not depend on the schema, shortest first.
 const GENERIC: &[&str] = &[
     ")", " 1", " END", " NULL", " (1)", " BY 1", " ON 1", " AND 1", " THEN 1", " WHEN 1", " IN (1)", " SELECT 1", " AS INTEGER",
-    " (SELECT 1)", " AS (SELECT 1)", " a AS (SELECT 1) SELECT 1", " a", " THEN 1 END", " WHEN 1 THEN 1 END", " 1 AS INTEGER)",
+    " (SELECT 1)", " AS (SELECT 1)", " a AS (SELECT 1) SELECT 1", ") SELECT 1", " a", " THEN 1 END", " WHEN 1 THEN 1 END", " 1 AS INTEGER)",
 ];
 
 /// The shortest completion of `text` found (`Some("")` when it is complete already); `None`

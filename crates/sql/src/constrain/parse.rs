@@ -645,12 +645,16 @@ impl<'a> Parser<'a> {
                 } else if negated {
                     return Err(Stop::Dead);
                 } else if self.kw("IS")? {
+                    // SQLite's `a IS b` for any b, `x ISNULL` and `x NOTNULL` are left out:
+                    // other SQL tools (sqlparser among them) do not read them.
                     self.kw("NOT")?;
                     if self.kw("DISTINCT")? {
                         self.expect_kw("FROM")?;
+                        self.add_expr()?;
+                    } else if !(self.kw("NULL")? || self.kw("TRUE")? || self.kw("FALSE")?) {
+                        return Err(Stop::Dead);
                     }
-                    self.add_expr()?;
-                } else if !(self.kw("ISNULL")? || self.kw("NOTNULL")?) {
+                } else {
                     return Ok(name);
                 }
             }
