@@ -483,13 +483,17 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let natural = self.kw("NATURAL")?;
+            let mut cross = false;
             let join = if self.kw("JOIN")? {
                 true
             } else if self.kw("LEFT")? || self.kw("RIGHT")? || self.kw("FULL")? {
                 self.kw("OUTER")?;
                 self.expect_kw("JOIN")?;
                 true
-            } else if self.kw("INNER")? || self.kw("CROSS")? {
+            } else if self.kw("INNER")? || {
+                cross = self.kw("CROSS")?;
+                cross
+            } {
                 self.expect_kw("JOIN")?;
                 true
             } else {
@@ -499,6 +503,11 @@ impl<'a> Parser<'a> {
                 return if natural { Err(Stop::Dead) } else { Ok(()) };
             }
             self.table_or_subquery()?;
+            // A NATURAL join takes no condition (SQLite refuses one); a CROSS JOIN with one
+            // is SQLite's alone.
+            if natural || cross {
+                continue;
+            }
             if self.kw("ON")? {
                 self.aggregates_banned(true, Self::expr)?;
             } else if self.kw("USING")? {

@@ -150,6 +150,8 @@ fn derailments_are_dead() {
         "SELECT COUNT(c.*",
         "SELECT c .name",
         "SELECT name FROM customers WHERE city ISNULL",
+        "SELECT name FROM customers CROSS JOIN orders ON",
+        "SELECT name FROM customers NATURAL JOIN orders ON",
         "SELECT name FROM customers WHERE city IS 'Rome'",
         "SELECT `name",
         "SELECT [name",
