@@ -1,6 +1,7 @@
 //! `text2sql bench grammar`: the cost of schema-constrained decoding. Greedy generation of the
 //! hand-written evaluation prompts with and without the `sql` grammar on the same model; the
-//! constraint is wrapped to count its checks and time them.
+//! constraint is wrapped to count and time its checks and its completion searches (which keep
+//! every text finishable).
 
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -30,21 +31,47 @@ pub struct GrammarArgs {
     pub max_new_tokens: usize,
 }
 
-/// Counts and times the checks of an inner constraint.
+/// Calls and nanoseconds of one kind of constraint work.
+#[derive(Debug, Default)]
+struct Tally {
+    calls: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl Tally {
+    fn time<T>(&self, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let v = f();
+        self.nanos.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        v
+    }
+
+    /// (calls, milliseconds).
+    fn read(&self) -> (f64, f64) {
+        (self.calls.load(Ordering::Relaxed) as f64, self.nanos.load(Ordering::Relaxed) as f64 / 1e6)
+    }
+}
+
+/// Counts and times the checks and completion searches of an inner constraint.
 #[derive(Debug)]
 struct Timed {
     inner: Arc<dyn Constraint>,
-    checks: Arc<AtomicU64>,
-    nanos: Arc<AtomicU64>,
+    checks: Arc<Tally>,
+    completions: Arc<Tally>,
 }
 
 impl Constraint for Timed {
     fn check(&self, text: &str) -> Viability {
-        let t = Instant::now();
-        let v = self.inner.check(text);
-        self.nanos.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        self.checks.fetch_add(1, Ordering::Relaxed);
-        v
+        self.checks.time(|| self.inner.check(text))
+    }
+
+    fn completion(&self, text: &str) -> Option<String> {
+        self.completions.time(|| self.inner.completion(text))
+    }
+
+    fn completes(&self) -> bool {
+        self.inner.completes()
     }
 }
 
@@ -63,7 +90,7 @@ pub fn run(a: GrammarArgs) -> Result<()> {
         None => None,
     };
     let examples = text2sql_sql::eval::load_internal(&a.val_path).with_context(|| format!("--val_path {}", a.val_path.display()))?;
-    let (checks, nanos) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (checks, completions) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
     let (mut free_s, mut free_tokens, mut con_s, mut con_tokens) = (0f64, 0usize, 0f64, 0usize);
     for ex in examples.iter().take(a.n) {
         let prompt = ex.prompt();
@@ -71,7 +98,7 @@ pub fn run(a: GrammarArgs) -> Result<()> {
         for constrained in [false, true] {
             let constraint: Option<Arc<dyn Constraint>> = if constrained {
                 let inner = super::ask::sql_constraint_of_prompt(&prompt).map_err(anyhow::Error::msg)?;
-                Some(Arc::new(Timed { inner, checks: checks.clone(), nanos: nanos.clone() }))
+                Some(Arc::new(Timed { inner, checks: checks.clone(), completions: completions.clone() }))
             } else {
                 None
             };
@@ -86,8 +113,8 @@ pub fn run(a: GrammarArgs) -> Result<()> {
             }
         }
     }
-    let checks = checks.load(Ordering::Relaxed) as f64;
-    let check_ms = nanos.load(Ordering::Relaxed) as f64 / 1e6;
+    let ((checks, check_ms), (searches, search_ms)) = (checks.read(), completions.read());
+    let per_token = |x: f64| x / con_tokens.max(1) as f64;
     let report = json!({
         "benchmark": "grammar",
         "model": model.display().to_string(),
@@ -95,9 +122,13 @@ pub fn run(a: GrammarArgs) -> Result<()> {
         "prompts": a.n.min(examples.len()),
         "free": {"tokens": free_tokens, "seconds": free_s, "ms_per_token": 1000.0 * free_s / free_tokens.max(1) as f64},
         "constrained": {"tokens": con_tokens, "seconds": con_s, "ms_per_token": 1000.0 * con_s / con_tokens.max(1) as f64},
-        "checks_per_token": checks / con_tokens.max(1) as f64,
+        "checks_per_token": per_token(checks),
         "check_us_mean": 1000.0 * check_ms / checks.max(1.0),
-        "check_ms_per_token": check_ms / con_tokens.max(1) as f64,
+        "check_ms_per_token": per_token(check_ms),
+        "completion_searches_per_token": per_token(searches),
+        "completion_search_us_mean": 1000.0 * search_ms / searches.max(1.0),
+        "completion_ms_per_token": per_token(search_ms),
+        "grammar_ms_per_token": per_token(check_ms + search_ms),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
