@@ -119,6 +119,9 @@ pub struct Sequence {
     /// Tokens to emit next regardless of the model: the completion of a constrained text that
     /// is about to run out of `max_new_tokens`, then EOS.
     forced: VecDeque<u32>,
+    /// The completion found, while choosing the last token, for the text it left (so the next
+    /// step need not search again): (text, completion ids).
+    memo: Option<(String, Vec<u32>)>,
 }
 
 impl std::fmt::Debug for Sequence {
@@ -164,6 +167,7 @@ impl Sequence {
             top_tokens: Vec::new(),
             finish: None,
             forced: VecDeque::new(),
+            memo: None,
             req,
         })
     }
@@ -281,6 +285,8 @@ struct Finishing {
     left: Option<usize>,
     /// Completion searches still allowed this step (later candidates are refused).
     searches: usize,
+    /// The last candidate text that passed, with its completion.
+    found: Option<(String, Vec<u32>)>,
 }
 
 /// Whether token `id` keeps `text` (the generation so far, whose last tokens are `window`)
@@ -308,7 +314,13 @@ fn accepts(tok: &Tokenizer, c: &dyn crate::Constraint, eos: &[u32], text: &str, 
         return true;
     }
     fin.searches -= 1;
-    matches!(completion_ids(tok, c, &next), Ok(Some(ids)) if fin.left.is_none_or(|left| ids.len() + 2 <= left))
+    match completion_ids(tok, c, &next) {
+        Ok(Some(ids)) if fin.left.is_none_or(|left| ids.len() + 2 <= left) => {
+            fin.found = Some((next, ids));
+            true
+        }
+        _ => false,
+    }
 }
 
 /// One forward pass over every unfinished sequence in `seqs`: prefills what is pending (at
@@ -386,13 +398,17 @@ pub fn step(
                 let text = s.generated_text(tok)?;
                 // Its shortest completion, when the grammar can tell: every token must then
                 // leave a completable text, and near the end one that fits in time.
-                let done = if c.completes() && s.forced.is_empty() { completion_ids(tok, c.as_ref(), &text)? } else { None };
+                let done = match s.memo.take() {
+                    _ if !c.completes() || !s.forced.is_empty() => None,
+                    Some((seen, ids)) if seen == text => Some(ids),
+                    _ => completion_ids(tok, c.as_ref(), &text)?,
+                };
                 if let Some(ids) = &done {
                     s.plan_finish(ids);
                 }
                 let forced = s.forced.pop_front();
                 let left = Some(s.tokens_left()).filter(|&l| l <= FINISH_WINDOW);
-                let mut fin = Finishing { required: done.is_some(), left, searches: FINISH_SEARCHES };
+                let mut fin = Finishing { required: done.is_some(), left, searches: FINISH_SEARCHES, found: None };
                 let (eos, ids, n) = (&s.eos, &s.all_ids, s.tokens.len());
                 let window = &ids[ids.len() - n.min(4)..];
                 let mut accept = |id: u32| match forced {
@@ -401,6 +417,7 @@ pub fn step(
                 };
                 let fallback = s.eos.first().copied();
                 let choice = s.sampler.choose(&logits_vec, &s.all_ids, s.req.top_n_tokens, Some((&mut accept, fallback)));
+                s.memo = fin.found.take();
                 match done {
                     // Nothing acceptable but an unfinished text would end here: finish it instead.
                     Some(ids) if Some(choice.id) == fallback && !ids.is_empty() && c.check(&text) != crate::Viability::Complete => {
