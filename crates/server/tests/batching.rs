@@ -44,7 +44,13 @@ async fn overload_is_429_and_a_dropped_client_frees_its_slot() {
         use tower::ServiceExt;
         app2.oneshot(long).await
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until it holds the slot (a loaded machine may take a while to run the task).
+    for _ in 0..500 {
+        if state.infer.in_flight(1) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let r = post(&app, "/generate", json!({"inputs": "y", "parameters": {"max_new_tokens": 1}})).await;
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.json(), json!({"error": "Model is overloaded", "error_type": "overloaded"}));
