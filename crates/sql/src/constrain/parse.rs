@@ -58,8 +58,11 @@ const MAX_IMPLICIT_ALIAS: usize = 3;
 /// Most tables and subqueries one FROM may list.
 const MAX_FROM_ITEMS: usize = 8;
 
+/// An alias without AS: short, no clause keyword run on or cut short, and no SQL keyword at
+/// all (`FROM t SET`, `FROM t AT RIGHT JOIN u`, `FOR`: sqlparser and SQLite refuse them).
 fn implicit_alias_ok(w: &str) -> bool {
     w.len() <= MAX_IMPLICIT_ALIAS
+        && sqlparser::keywords::ALL_KEYWORDS.binary_search(&w.to_ascii_uppercase().as_str()).is_err()
         && !AFTER_TABLE.iter().any(|k| w.len() > k.len() && begins(w, k))
         && !(w.len() >= 2 && RESERVED.iter().any(|k| begins(k, w)))
 }

@@ -159,6 +159,9 @@ fn derailments_are_dead() {
         "SELECT name FROM customers iNNER JOIN",
         "SELECT tYPEOF(",
         "SELECT name FROM customers AS cuSt",
+        "SELECT name FROM customers SET ",
+        "SELECT name FROM customers AT RIGHT JOIN",
+        "SELECT name FROM customers c JOIN orders FOR ",
     ] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
     }
