@@ -11,6 +11,7 @@ pub mod config;
 pub mod constraint;
 pub mod engine;
 pub mod error;
+mod frozen;
 pub mod generate;
 pub mod gguf;
 pub mod lora;

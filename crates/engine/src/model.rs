@@ -29,7 +29,7 @@ impl Linear {
     }
 
     fn forward(&self, x: &Tensor, routing: &Routing) -> Result<Tensor> {
-        let mut y = x.matmul(&self.weight.t()?)?;
+        let mut y = crate::frozen::matmul_t(x, &self.weight)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }

@@ -80,6 +80,57 @@ impl TrainableLora {
         Ok(Self { config, vars, cfg: cfg.clone(), dropout: 0.0 })
     }
 
+    /// Replaces the weights with those of the PEFT adapter in `dir` (warm start: fine-tune a
+    /// shipped or published adapter further). Its `adapter_model.safetensors` must hold every
+    /// tensor of this run with the same shape: same `r`, target modules and layers.
+    pub fn load_peft_weights(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("adapter_model.safetensors");
+        if !path.is_file() {
+            return Err(TrainError::Example(format!("{}: no adapter_model.safetensors", dir.display())));
+        }
+        // The scale alpha/r multiplies the loaded weights: another r or alpha would start from
+        // another function than the adapter's, even where the shapes allowed it.
+        let config_path = dir.join("adapter_config.json");
+        if let Ok(text) = std::fs::read_to_string(&config_path) {
+            let theirs: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| TrainError::Example(format!("{}: {e}", config_path.display())))?;
+            if let Some(r) = theirs.get("r").and_then(|r| r.as_u64()) {
+                if r as usize != self.config.r {
+                    return Err(TrainError::Example(format!(
+                        "{}: r is {r}, this run uses {} (pass --lora_r {r})",
+                        config_path.display(),
+                        self.config.r
+                    )));
+                }
+            }
+            if let Some(alpha) = theirs.get("lora_alpha").and_then(|a| a.as_f64()) {
+                if alpha != self.config.lora_alpha {
+                    return Err(TrainError::Example(format!(
+                        "{}: lora_alpha is {alpha}, this run uses {} (pass --lora_alpha {alpha})",
+                        config_path.display(),
+                        self.config.lora_alpha
+                    )));
+                }
+            }
+        }
+        let tensors = candle_core::safetensors::load(&path, &Device::Cpu)?;
+        for (name, var) in &self.vars {
+            let t = tensors.get(name).ok_or_else(|| {
+                TrainError::Example(format!("{}: lacks `{name}` (train with the adapter's target modules and layers)", path.display()))
+            })?;
+            if t.dims() != var.dims() {
+                return Err(TrainError::Example(format!(
+                    "{}: `{name}` has shape {:?}, this run needs {:?} (use the adapter's lora_r)",
+                    path.display(),
+                    t.dims(),
+                    var.dims()
+                )));
+            }
+            var.set(&t.to_dtype(DType::F32)?)?;
+        }
+        Ok(())
+    }
+
     /// The layers that carry LoRA weights: `layers_to_transform`, or all of them.
     pub fn layers_of(config: &AdapterConfig, num_layers: usize) -> Vec<usize> {
         config.layer_filter().unwrap_or_else(|| (0..num_layers).collect())

@@ -116,4 +116,22 @@ fn loss_decreases_and_the_saved_adapter_reproduces_in_the_engine() {
     // And it learned the answer's first tokens.
     let answer_first = ids[prompt_len];
     assert_eq!(x[0].0, answer_first, "the trained adapter should start the memorised answer");
+
+    // Warm start (`train --init_adapter`): fresh weights of another seed take the saved ones.
+    let warm = TrainableLora::new(engine.config(), lora_config(8, &targets), &targets, 99).unwrap();
+    warm.load_peft_weights(dir.path()).unwrap();
+    for ((n, a), (_, b)) in warm.named_vars().iter().zip(lora.named_vars()) {
+        let diff = (a.as_tensor() - b.as_tensor()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(diff, 0.0, "{n} differs after load_peft_weights");
+    }
+    // Another rank cannot take them, and the error says which flag.
+    let other = TrainableLora::new(engine.config(), lora_config(4, &targets), &targets, 99).unwrap();
+    let err = other.load_peft_weights(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("--lora_r 8"), "{err}");
+    // Nor another alpha (the same weights would compute another function).
+    let mut config = lora_config(8, &targets);
+    config.lora_alpha += 1.0;
+    let other = TrainableLora::new(engine.config(), config, &targets, 99).unwrap();
+    let err = other.load_peft_weights(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("--lora_alpha"), "{err}");
 }

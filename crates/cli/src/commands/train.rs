@@ -84,6 +84,11 @@ pub struct Args {
     /// Continue from OUTPUT_DIR/checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Start from this PEFT adapter's weights instead of fresh ones, to train a shipped or
+    /// published adapter further (same --lora_r, --lora_alpha, --target_modules and layers as
+    /// its adapter_config.json). A fresh schedule and optimiser.
+    #[arg(long = "init_adapter", alias = "init-adapter", conflicts_with = "resume")]
+    pub init_adapter: Option<PathBuf>,
     /// Stop after this many steps of the schedule (checkpoint, adapter and metrics written),
     /// to continue later with --resume: long runs in time-boxed pieces.
     #[arg(long = "stop_after_steps", alias = "stop-after-steps")]
@@ -222,6 +227,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut lora = TrainableLora::new(engine.config(), serde_json::from_value(adapter_config)?, &targets, args.seed)?;
     lora.dropout = args.lora_dropout;
+    if let Some(dir) = &args.init_adapter {
+        lora.load_peft_weights(dir).with_context(|| format!("--init_adapter {}", dir.display()))?;
+    }
     let mut model = engine.model.clone();
     model.set_differentiable_from(lora.first_layer());
     let mut trainer = Trainer::new(&model, lora, cfg)?;

@@ -7,7 +7,7 @@
 //! parser is the oracle, so whatever is returned is accepted by the constraint as complete.
 
 use super::lex::{lex, Tok};
-use super::parse::{begins, check, Verdict, FUNCTIONS, LITERAL_WORDS, RESERVED};
+use super::parse::{arity, begins, check, Verdict, FUNCTIONS, LITERAL_WORDS, RESERVED};
 
 /// Most moves appended.
 const MAX_DEPTH: usize = 5;
@@ -141,12 +141,12 @@ fn moves(tables: &[(String, Vec<String>)], text: &str) -> Vec<String> {
                 .filter(|n| n.len() >= w.len() && begins(n, w))
                 .flat_map(|n| {
                     let call = if n.eq_ignore_ascii_case("CAST") {
-                        Some("(1 AS INTEGER)")
+                        Some("(1 AS INTEGER)".to_string())
                     } else {
-                        FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(&n)).then_some("(1)")
+                        FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(&n)).then(|| format!("({})", vec!["1"; arity(&n).0].join(", ")))
                     };
                     same_case(w, &n[w.len()..]).into_iter().flat_map(move |rest| {
-                        std::iter::once(rest.clone()).chain(call.map(|c| format!("{rest}{c}")))
+                        std::iter::once(rest.clone()).chain(call.as_ref().map(|c| format!("{rest}{c}")))
                     })
                 })
                 .filter(|m| !m.is_empty())

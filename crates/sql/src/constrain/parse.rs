@@ -36,6 +36,24 @@ pub(super) const FUNCTIONS: &[&str] = &[
     "STRFTIME", "SUBSTR", "SUBSTRING", "SUM", "TIME", "TOTAL", "TRIM", "TYPEOF", "UNIXEPOCH", "UPPER",
 ];
 
+/// How many arguments SQLite accepts in a call of `f` (one of [`FUNCTIONS`]): (least, most).
+/// `COUNT(*)` counts as one.
+pub(super) fn arity(f: &str) -> (usize, usize) {
+    const MANY: usize = usize::MAX;
+    match f.to_ascii_uppercase().as_str() {
+        "RANDOM" => (0, 0),
+        "CHAR" | "DATE" | "DATETIME" | "JULIANDAY" | "MAX" | "MIN" | "PRINTF" | "STRFTIME" | "TIME" | "UNIXEPOCH" => {
+            (1, MANY)
+        }
+        "COALESCE" => (2, MANY),
+        "GROUP_CONCAT" | "LTRIM" | "ROUND" | "RTRIM" | "TRIM" => (1, 2),
+        "IFNULL" | "INSTR" | "NULLIF" => (2, 2),
+        "SUBSTR" | "SUBSTRING" => (2, 3),
+        "IIF" | "REPLACE" => (3, 3),
+        _ => (1, 1),
+    }
+}
+
 pub(super) const LITERAL_WORDS: &[&str] = &["NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"];
 
 /// Keywords that may follow a table in FROM: an alias without AS may be neither a longer word
@@ -757,7 +775,7 @@ impl<'a> Parser<'a> {
                     self.i += 1;
                     let aggregate = AGGREGATES.iter().any(|f| eq(f, &w));
                     let outer = self.no_aggregates;
-                    let args = self.aggregates_banned(outer || aggregate, |p| p.call_args(aggregate))?;
+                    let args = self.aggregates_banned(outer || aggregate, |p| p.call_args(&w, aggregate))?;
                     if aggregate && outer && args < 2 {
                         // MIN(x) / MAX(x) is the aggregate.
                         return Err(Stop::Dead);
@@ -806,23 +824,26 @@ impl<'a> Parser<'a> {
         self.no_aggregates && AGGREGATES.iter().any(|a| eq(a, f)) && !eq(f, "MIN") && !eq(f, "MAX")
     }
 
-    /// `( args )`; the number of arguments.
-    fn call_args(&mut self, aggregate: bool) -> R<usize> {
+    /// `( args )` of function `f`, as many as it takes; the number of arguments.
+    fn call_args(&mut self, f: &str, aggregate: bool) -> R<usize> {
+        let (least, most) = arity(f);
         self.expect_punct("(")?;
-        if self.punct(")")? {
+        if least == 0 && self.punct(")")? {
             return Ok(0);
         }
-        if self.punct("*")? {
+        if eq(f, "COUNT") && self.punct("*")? {
             return self.expect_punct(")").map(|_| 1);
         }
         if aggregate {
             self.kw("DISTINCT")?;
         }
         let mut n = 0;
-        loop {
+        while n < most {
             self.expr()?;
             n += 1;
-            if !self.punct(",")? {
+            if n < least {
+                self.expect_punct(",")?;
+            } else if n == most || !self.punct(",")? {
                 break;
             }
         }

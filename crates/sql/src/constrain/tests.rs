@@ -362,3 +362,44 @@ fn spider_dev_gold_prefixes_complete() {
     }
     assert!(failed.is_empty(), "{} prefixes without a completion", failed.len());
 }
+
+/// Calls take as many arguments as SQLite's function does: the v3 adapter, free to write
+/// `TRIM()` under the grammar, produced a query that neither SQLite nor the parser accepts.
+#[test]
+fn function_calls_take_the_arguments_sqlite_allows() {
+    let c = shop();
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    db.execute_batch(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, city TEXT, \"State\" TEXT);
+         CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, order_date TEXT, total REAL);",
+    )
+    .unwrap();
+    for ok in [
+        "SELECT TRIM(name) FROM customers",
+        "SELECT RTRIM(name, 'x') FROM customers",
+        "SELECT REPLACE(name, 'a', 'b') FROM customers",
+        "SELECT SUBSTR(name, 1, 2), SUBSTR(city, 2) FROM customers",
+        "SELECT COALESCE(city, name, 'none') FROM customers",
+        "SELECT RANDOM() FROM customers",
+        "SELECT strftime('%Y', order_date, 'localtime') FROM orders",
+        "SELECT MAX(total, 1, 2) FROM orders",
+        "SELECT IIF(total > 1, 'a', 'b') FROM orders",
+    ] {
+        assert_accepted(&c, ok, "arity");
+        assert!(crate::parse::parse_success(ok), "{ok:?} does not parse");
+        db.prepare(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+    }
+    for bad in [
+        "SELECT TRIM()",
+        "SELECT AVG(*)",
+        "SELECT UPPER(name, ",
+        "SELECT REPLACE(name, 'a')",
+        "SELECT IFNULL(city)",
+        "SELECT SUBSTR(name)",
+        "SELECT RANDOM(1",
+        "SELECT INSTR(name)",
+    ] {
+        assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
+        assert!(db.prepare(&format!("{bad} FROM customers")).is_err(), "SQLite accepts {bad:?}");
+    }
+}
