@@ -85,6 +85,18 @@ fn semantic_accuracy_known_answers() {
     assert!(!sem("SELECT name FROM singer", "SELECT nme FROM singer"));
 }
 
+/// Tables and columns named like SQL keywords (quoted in the DDL) get generated databases too:
+/// the held-out synthetic set has `"order"`.
+#[test]
+fn semantic_accuracy_on_keyword_names() {
+    let schema = Schema::from_ddl("CREATE TABLE \"order\" (id INT, \"group\" TEXT, units INTEGER);").unwrap();
+    let opts = SemanticOptions { n_dbs: 4, ..Default::default() };
+    let gold = "SELECT id, units FROM \"order\" ORDER BY units DESC LIMIT 1";
+    assert!(semantic_match(&schema, gold, gold, &opts).unwrap().matched);
+    let other = "SELECT id, units FROM \"order\" WHERE \"group\" = 'a'";
+    assert!(!semantic_match(&schema, gold, other, &opts).unwrap().matched);
+}
+
 #[test]
 fn literals_are_collected() {
     let l = literals("SELECT a FROM t WHERE b = 'x' AND c > 3 AND d LIKE '%yz%' AND e = \"q\"");
