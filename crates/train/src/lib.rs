@@ -92,27 +92,24 @@ impl TrainableLora {
         // another function than the adapter's, even where the shapes allowed it.
         let config_path = dir.join("adapter_config.json");
         if let Ok(text) = std::fs::read_to_string(&config_path) {
-            let theirs: serde_json::Value = serde_json::from_str(&text)
+            let theirs: AdapterConfig = serde_json::from_str(&text)
                 .map_err(|e| TrainError::Example(format!("{}: {e}", config_path.display())))?;
-            if let Some(r) = theirs.get("r").and_then(|r| r.as_u64()) {
-                if r as usize != self.config.r {
-                    return Err(TrainError::Example(format!(
-                        "{}: r is {r}, this run uses {} (pass --lora_r {r})",
-                        config_path.display(),
-                        self.config.r
-                    )));
-                }
+            let mismatch = |field: &str, theirs: String, ours: String| {
+                TrainError::Example(format!(
+                    "{}: {field} is {theirs}, this run uses {ours} (pass --{} {theirs})",
+                    config_path.display(),
+                    if field == "r" { "lora_r" } else { field }
+                ))
+            };
+            if theirs.r != self.config.r {
+                return Err(mismatch("r", theirs.r.to_string(), self.config.r.to_string()));
             }
-            if let Some(alpha) = theirs.get("lora_alpha").and_then(|a| a.as_f64()) {
-                if alpha != self.config.lora_alpha {
-                    return Err(TrainError::Example(format!(
-                        "{}: lora_alpha is {alpha}, this run uses {} (pass --lora_alpha {alpha})",
-                        config_path.display(),
-                        self.config.lora_alpha
-                    )));
-                }
+            if theirs.lora_alpha != self.config.lora_alpha {
+                return Err(mismatch("lora_alpha", theirs.lora_alpha.to_string(), self.config.lora_alpha.to_string()));
             }
         }
+        // A truncated or malformed file gets the engine's clear error, as when serving it.
+        text2sql_engine::weights::check_safetensors_header(&path)?;
         let tensors = candle_core::safetensors::load(&path, &Device::Cpu)?;
         for (name, var) in &self.vars {
             let t = tensors.get(name).ok_or_else(|| {
