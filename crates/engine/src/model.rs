@@ -175,7 +175,8 @@ impl Attention {
         let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let n_rep = nh / nkv;
         let mut outs = Vec::with_capacity(batch.segments.len());
-        for (seg, cache) in batch.segments.iter().zip(caches.iter_mut()) {
+        for si in 0..batch.segments.len() {
+            let seg = batch.segments[si];
             let len = seg.len;
             let heads = |t: &Tensor, n: usize| -> Result<Tensor> {
                 t.narrow(0, seg.offset, len)?.reshape((len, n, hd))?.transpose(0, 1)?.contiguous()
@@ -183,11 +184,17 @@ impl Attention {
             let qs = rope.apply(&heads(&q, nh)?, seg.pos, batch.differentiable)?;
             let ks = rope.apply(&heads(&k, nkv)?, seg.pos, batch.differentiable)?;
             let vs = heads(&v, nkv)?;
-            let (k_all, v_all) = match cache.kv.take() {
+            // A fork starts from its parent's keys and values as they stand after this pass
+            // (the parent comes earlier, so this layer has already extended them).
+            let before = match seg.fork_of {
+                Some(a) => caches[a].kv.clone(),
+                None => caches[si].kv.take(),
+            };
+            let (k_all, v_all) = match before {
                 Some((pk, pv)) => (Tensor::cat(&[&pk, &ks], 1)?, Tensor::cat(&[&pv, &vs], 1)?),
                 None => (ks, vs),
             };
-            cache.kv = Some((k_all.clone(), v_all.clone()));
+            caches[si].kv = Some((k_all.clone(), v_all.clone()));
             let total = k_all.dim(1)?;
             // Query heads h use kv head h / n_rep: group them so K and V are never copied.
             let qg = qs.reshape((nkv, n_rep * len, hd))?;
@@ -303,6 +310,12 @@ pub struct SegmentInput<'a> {
     pub adapter: Option<&'a Arc<LoraAdapter>>,
     /// Which positions of this segment need logits.
     pub logits: Logits<'a>,
+    /// `Some(a)`: this segment continues the context of segment `a` of the same pass (a's
+    /// cache plus a's new tokens), as a fork of that sequence: its positions follow a's, its
+    /// queries see a's keys and values, and its cache (which must start empty) ends up holding
+    /// the whole context. Many examples that share a long prompt (one schema, several
+    /// questions) compute that prompt once; gradients flow back into it from every fork.
+    pub fork_of: Option<usize>,
 }
 
 /// Which positions of a segment get logits (the `lm_head` over the vocabulary is the most
@@ -322,6 +335,7 @@ struct Segment {
     offset: usize,
     len: usize,
     pos: usize,
+    fork_of: Option<usize>,
 }
 
 struct BatchLayout {
@@ -395,11 +409,18 @@ impl Model {
         let mut ids = Vec::new();
         let mut segments = Vec::with_capacity(inputs.len());
         let mut rows = Vec::new();
-        for (inp, cache) in inputs.iter().zip(caches.iter()) {
+        for (si, (inp, cache)) in inputs.iter().zip(caches.iter()).enumerate() {
             if inp.tokens.is_empty() {
                 candle_core::bail!("forward: empty segment");
             }
-            let pos = cache.len;
+            let pos = match inp.fork_of {
+                None => cache.len,
+                Some(a) if a < si && cache.len == 0 => segments.get(a).map_or(0, |s: &Segment| s.pos + s.len),
+                Some(a) => candle_core::bail!(
+                    "forward: segment {si} forks segment {a}, which must come earlier, into an empty cache (it holds {})",
+                    cache.len
+                ),
+            };
             if pos + inp.tokens.len() > self.cfg.max_position_embeddings {
                 candle_core::bail!(
                     "sequence of {} tokens exceeds max_position_embeddings ({})",
@@ -410,7 +431,7 @@ impl Model {
             if let Some(&bad) = inp.tokens.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
                 candle_core::bail!("token id {bad} is out of range for vocab_size {}", self.cfg.vocab_size);
             }
-            segments.push(Segment { offset: ids.len(), len: inp.tokens.len(), pos });
+            segments.push(Segment { offset: ids.len(), len: inp.tokens.len(), pos, fork_of: inp.fork_of });
             ids.extend_from_slice(inp.tokens);
             rows.extend(std::iter::repeat_n(inp.adapter, inp.tokens.len()));
         }
@@ -425,7 +446,7 @@ impl Model {
             x = layer.forward(&x, &batch, &mut layer_caches, &self.rotary, &routing)?;
         }
         for (seg, cache) in batch.segments.iter().zip(caches.iter_mut()) {
-            cache.len += seg.len;
+            cache.len = seg.pos + seg.len;
         }
         // Only the positions whose logits are wanted go through the norm and lm_head.
         let mut picked = Vec::new();

@@ -55,6 +55,9 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Data order seed.
     pub seed: u64,
+    /// Keep examples that share a prompt prefix (one schema, several questions) together in
+    /// the data order, shuffled as groups, so each batch computes that prefix once.
+    pub group_by_prefix: bool,
 }
 
 /// Learning rate at optimiser step `step` (0-based): linear warmup, then cosine to 0.
@@ -132,29 +135,111 @@ impl AdamW {
     }
 }
 
+/// A shared prompt prefix shorter than this is not worth a segment of its own.
+const MIN_SHARED_TOKENS: usize = 16;
+
+/// Length of the prompt (the index of the first response token).
+fn prompt_len(e: &Example) -> usize {
+    e.mask.iter().position(|&m| m).unwrap_or(e.ids.len())
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Whether `b` shares enough of `root`'s prompt to be computed on top of it: at least
+/// [`MIN_SHARED_TOKENS`] and half of the root's prompt (the schema, not just `CREATE TABLE`).
+fn shares_prompt(root: &Example, b: &Example, common: usize) -> bool {
+    common >= MIN_SHARED_TOKENS && common * 2 >= prompt_len(root) && common * 2 >= prompt_len(b)
+}
+
+/// Splits a batch into runs of consecutive examples that share a prompt prefix, each with the
+/// number of leading tokens computed once for the run (0 for an example on its own). The
+/// shared part always ends before the last prompt token, so every loss position stays in the
+/// examples' own segments.
+pub fn shared_runs(batch: &[&Example]) -> Vec<(std::ops::Range<usize>, usize)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < batch.len() {
+        let root = batch[i];
+        let mut shared = prompt_len(root).saturating_sub(1);
+        let mut j = i + 1;
+        while j < batch.len() {
+            let common = common_prefix(&root.ids, &batch[j].ids);
+            if !shares_prompt(root, batch[j], common) {
+                break;
+            }
+            shared = shared.min(common).min(prompt_len(batch[j]).saturating_sub(1));
+            j += 1;
+        }
+        runs.push((i..j, if j - i > 1 && shared >= MIN_SHARED_TOKENS { shared } else { 0 }));
+        i = j;
+    }
+    runs
+}
+
 /// Sum of per-token cross-entropies over the masked positions of a ragged batch (one forward
-/// pass), and the number of those tokens.
+/// pass), and the number of those tokens. Consecutive examples with a common prompt prefix
+/// compute it once: a prefix segment, and each example as a fork of it (same loss, same
+/// gradients, fewer tokens through the model).
 pub fn batch_loss_sum(model: &Model, adapter: &Arc<text2sql_engine::LoraAdapter>, batch: &[&Example]) -> Result<(Tensor, usize)> {
-    // Logits only where a response token is predicted: position i-1 predicts token i.
-    let inputs: Vec<Vec<u32>> = batch.iter().map(|e| e.ids[..e.ids.len() - 1].to_vec()).collect();
-    let rows: Vec<Vec<usize>> = batch.iter().map(|e| (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| i - 1).collect()).collect();
+    Ok(batch_loss(model, adapter, batch)?.0)
+}
+
+/// [`batch_loss_sum`], plus the number of tokens the forward pass computed.
+fn batch_loss(model: &Model, adapter: &Arc<text2sql_engine::LoraAdapter>, batch: &[&Example]) -> Result<((Tensor, usize), usize)> {
+    // Per segment: tokens, logit rows (position r of the segment predicts the next token), parent.
+    let mut segs: Vec<(&[u32], Vec<usize>, Option<usize>)> = Vec::new();
+    for (run, shared) in shared_runs(batch) {
+        let parent = (shared > 0).then(|| {
+            segs.push((&batch[run.start].ids[..shared], Vec::new(), None));
+            segs.len() - 1
+        });
+        for e in &batch[run] {
+            // Logits only where a response token is predicted: position i-1 predicts token i.
+            let rows = (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| i - 1 - shared).collect();
+            segs.push((&e.ids[shared..e.ids.len() - 1], rows, parent));
+        }
+    }
     let targets: Vec<u32> = batch.iter().flat_map(|e| (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| e.ids[i])).collect();
     if targets.is_empty() {
         return Err(TrainError::Example("batch has no response tokens".into()));
     }
-    let segs: Vec<SegmentInput<'_>> = inputs
+    let inputs: Vec<SegmentInput<'_>> = segs
         .iter()
-        .zip(&rows)
-        .map(|(t, r)| SegmentInput { tokens: t, adapter: Some(adapter), logits: Logits::Rows(r) })
+        .map(|(t, r, parent)| SegmentInput { tokens: t, adapter: Some(adapter), logits: Logits::Rows(r), fork_of: *parent })
         .collect();
-    let mut caches: Vec<_> = batch.iter().map(|_| model.new_cache()).collect();
+    let computed = segs.iter().map(|s| s.0.len()).sum();
+    let mut caches: Vec<_> = segs.iter().map(|_| model.new_cache()).collect();
     let mut refs: Vec<_> = caches.iter_mut().collect();
-    let parts = model.forward(&segs, &mut refs)?;
+    let parts = model.forward(&inputs, &mut refs)?;
+    let parts: Vec<Tensor> = parts.into_iter().zip(&segs).filter(|(_, s)| !s.1.is_empty()).map(|(p, _)| p).collect();
     let n = targets.len();
     let logits = Tensor::cat(&parts, 0)?;
     let logp = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?;
     let picked = logp.gather(&Tensor::from_vec(targets, (n, 1), &Device::Cpu)?, 1)?;
-    Ok((picked.sum_all()?.neg()?, n))
+    Ok(((picked.sum_all()?.neg()?, n), computed))
+}
+
+/// Groups of example indices whose prompts share a prefix (as [`shared_runs`] judges it), at
+/// most `max` each: neighbours in the lexicographic order of their token ids.
+fn prefix_groups(data: &[Example], max: usize) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = (0..data.len()).collect();
+    idx.sort_by(|&a, &b| data[a].ids.cmp(&data[b].ids).then(a.cmp(&b)));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in idx {
+        match groups.last_mut() {
+            Some(g) if g.len() < max && {
+                let root = &data[g[0]];
+                shares_prompt(root, &data[i], common_prefix(&root.ids, &data[i].ids))
+            } =>
+            {
+                g.push(i)
+            }
+            _ => groups.push(vec![i]),
+        }
+    }
+    groups
 }
 
 /// Where training stands (saved with checkpoints).
@@ -179,8 +264,10 @@ pub struct StepReport {
     pub lr: f64,
     /// Gradient norm before clipping.
     pub grad_norm: f64,
-    /// Tokens processed (forward+backward).
+    /// Tokens of the step's examples (forward+backward).
     pub tokens: usize,
+    /// Tokens the model computed: fewer than `tokens` when examples shared a prompt prefix.
+    pub computed_tokens: usize,
 }
 
 /// A LoRA training run over a fixed example set.
@@ -192,19 +279,38 @@ pub struct Trainer<'a> {
     cfg: TrainConfig,
     /// Where training stands.
     pub state: TrainState,
+    /// The visiting order of one epoch (computed once per epoch).
+    order: Option<(usize, Vec<usize>)>,
+    /// With `group_by_prefix`: the groups, computed once.
+    groups: Option<Vec<Vec<usize>>>,
 }
 
 impl<'a> Trainer<'a> {
     /// Starts a run; `model` must be in differentiable mode.
     pub fn new(model: &'a Model, lora: TrainableLora, cfg: TrainConfig) -> Result<Self> {
         let opt = AdamW::new(&lora.vars())?;
-        Ok(Self { model, lora, opt, cfg, state: TrainState { step: 0, epoch: 0, cursor: 0 } })
+        Ok(Self { model, lora, opt, cfg, state: TrainState { step: 0, epoch: 0, cursor: 0 }, order: None, groups: None })
     }
 
-    fn order(&self, n: usize, epoch: usize) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..n).collect();
-        idx.shuffle(&mut StdRng::seed_from_u64(self.cfg.seed.wrapping_add(epoch as u64)));
-        idx
+    /// The example visited at `cursor` of `epoch`: a seeded shuffle of the examples, or of the
+    /// prefix groups (members kept together) with `group_by_prefix`.
+    fn example_at(&mut self, data: &[Example], epoch: usize, cursor: usize) -> usize {
+        if self.order.as_ref().is_none_or(|(e, o)| *e != epoch || o.len() != data.len()) {
+            let mut rng = StdRng::seed_from_u64(self.cfg.seed.wrapping_add(epoch as u64));
+            let order = if self.cfg.group_by_prefix {
+                let max = self.cfg.batch_size.max(1);
+                let groups = self.groups.get_or_insert_with(|| prefix_groups(data, max));
+                let mut picks: Vec<usize> = (0..groups.len()).collect();
+                picks.shuffle(&mut rng);
+                picks.into_iter().flat_map(|g| groups[g].iter().copied()).collect()
+            } else {
+                let mut idx: Vec<usize> = (0..data.len()).collect();
+                idx.shuffle(&mut rng);
+                idx
+            };
+            self.order = Some((epoch, order));
+        }
+        self.order.as_ref().map_or(cursor, |(_, o)| o[cursor])
     }
 
     fn next_batch<'e>(&mut self, data: &'e [Example]) -> Vec<&'e Example> {
@@ -214,8 +320,8 @@ impl<'a> Trainer<'a> {
                 self.state.epoch += 1;
                 self.state.cursor = 0;
             }
-            let order = self.order(data.len(), self.state.epoch);
-            out.push(&data[order[self.state.cursor]]);
+            let i = self.example_at(data, self.state.epoch, self.state.cursor);
+            out.push(&data[i]);
             self.state.cursor += 1;
         }
         out
@@ -231,11 +337,12 @@ impl<'a> Trainer<'a> {
         let total_targets: usize = micro.iter().flatten().map(|e| e.mask.iter().skip(1).filter(|m| **m).count()).sum();
         let adapter = Arc::new(self.lora.adapter()?.with_dropout(self.lora.dropout as f32));
         let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
-        let (mut loss_total, mut tokens) = (0f64, 0usize);
+        let (mut loss_total, mut tokens, mut computed_tokens) = (0f64, 0usize, 0usize);
         for batch in &micro {
-            let (loss_sum, _) = batch_loss_sum(self.model, &adapter, batch)?;
+            let ((loss_sum, _), computed) = batch_loss(self.model, &adapter, batch)?;
             loss_total += loss_sum.to_scalar::<f32>()? as f64;
             tokens += batch.iter().map(|e| e.ids.len()).sum::<usize>();
+            computed_tokens += computed;
             let grads = (loss_sum / total_targets as f64)?.backward()?;
             for (s, v) in sums.iter_mut().zip(&vars) {
                 if let Some(g) = grads.get(v.as_tensor()) {
@@ -265,7 +372,7 @@ impl<'a> Trainer<'a> {
         let lr = lr_at(&self.cfg, self.state.step);
         self.opt.step(&vars, &grads, lr, self.cfg.weight_decay)?;
         self.state.step += 1;
-        Ok(StepReport { step: self.state.step, loss: loss_total / total_targets.max(1) as f64, lr, grad_norm, tokens })
+        Ok(StepReport { step: self.state.step, loss: loss_total / total_targets.max(1) as f64, lr, grad_norm, tokens, computed_tokens })
     }
 
     /// Mean loss per response token over `data` (no gradients kept).

@@ -28,7 +28,7 @@ fn differentiable_forward_matches_inference_forward() {
     let a = Arc::new(text2sql_engine::random::random_adapter(engine.config(), "r", 4, &Proj::ALL, 3).unwrap());
     let run = |model: &text2sql_engine::Model| {
         let mut cache = model.new_cache();
-        let inp = [text2sql_engine::model::SegmentInput { tokens: &ids, adapter: Some(&a), logits: text2sql_engine::model::Logits::All }];
+        let inp = [text2sql_engine::model::SegmentInput { tokens: &ids, adapter: Some(&a), logits: text2sql_engine::model::Logits::All, fork_of: None }];
         model.forward(&inp, &mut [&mut cache]).unwrap().remove(0).flatten_all().unwrap().to_vec1::<f32>().unwrap()
     };
     let fused = run(&engine.model);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use text2sql_engine::lora::Proj;
 use text2sql_engine::random::lora_config;
 use text2sql_engine::Engine;
-use text2sql_train::trainer::{encode_example, lr_at, Example, TrainConfig, Trainer};
+use text2sql_train::trainer::{batch_loss_sum, encode_example, lr_at, shared_runs, Example, TrainConfig, Trainer};
 use text2sql_train::TrainableLora;
 
 fn engine() -> Engine {
@@ -32,6 +32,7 @@ fn config(total: usize) -> TrainConfig {
         max_grad_norm: 1.0,
         weight_decay: 0.01,
         seed: 5,
+        group_by_prefix: false,
     }
 }
 
@@ -161,4 +162,106 @@ fn lora_dropout_randomises_training_steps_only() {
     let dir = tempfile::tempdir().unwrap();
     dropped.lora.save_peft(dir.path(), "tiny", &Proj::ALL.map(|p| p.name())).unwrap();
     assert!(std::fs::read_to_string(dir.path().join("adapter_config.json")).unwrap().contains("\"lora_dropout\": 0.5"));
+}
+
+/// Three questions on one schema, two on another, and one on a third, in mixed order.
+fn schema_examples(e: &Engine) -> Vec<Example> {
+    let shop = "### Schema:\nCREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, city TEXT, age INTEGER);\nCREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id), total REAL);\n\n### Question:\n";
+    let stock = "### Schema:\nCREATE TABLE items (sku TEXT PRIMARY KEY, title TEXT, price REAL, stock INTEGER);\n\n### Question:\n";
+    let pairs = [
+        (shop, "How many users?", "SELECT COUNT(*) FROM users;"),
+        (stock, "Cheapest item?", "SELECT title FROM items ORDER BY price LIMIT 1;"),
+        (shop, "Users in Paris?", "SELECT name FROM users WHERE city = 'Paris';"),
+        ("### Question:\n", "Hi?", "SELECT 1;"),
+        (shop, "Total of all orders?", "SELECT SUM(total) FROM orders;"),
+        (stock, "Items out of stock?", "SELECT title FROM items WHERE stock = 0;"),
+    ];
+    pairs.iter().map(|(s, q, c)| encode_example(&e.tokenizer, 1, &format!("{s}{q}"), &format!("\n{c}"), 200).unwrap()).collect()
+}
+
+/// The fixture model in differentiable mode, the schema examples, and a fresh r=4 LoRA.
+fn schema_setup(e: &Engine) -> (text2sql_engine::Model, Vec<Example>, TrainableLora) {
+    let mut model = e.model.clone();
+    model.set_differentiable(true);
+    let lora = TrainableLora::new(e.config(), lora_config(4, &Proj::ALL), &Proj::ALL, 11).unwrap();
+    (model, schema_examples(e), lora)
+}
+
+fn loss_and_grads(model: &text2sql_engine::Model, lora: &TrainableLora, batch: &[&Example]) -> (f32, Vec<Vec<f32>>) {
+    let adapter = std::sync::Arc::new(lora.adapter().unwrap());
+    let (loss, _) = batch_loss_sum(model, &adapter, batch).unwrap();
+    let grads = loss.backward().unwrap();
+    let g = lora.vars().iter().map(|v| grads.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect();
+    (loss.to_scalar::<f32>().unwrap(), g)
+}
+
+#[test]
+fn examples_sharing_a_prompt_prefix_give_the_loss_and_gradients_of_separate_ones() {
+    let e = engine();
+    let (model, data, lora) = schema_setup(&e);
+    // B is zero at init, so train one step first: every LoRA factor then carries gradient.
+    let mut warm = Trainer::new(&model, lora, config(2)).unwrap();
+    warm.step(&data).unwrap();
+    let lora = warm.lora;
+    let batch = [&data[0], &data[2], &data[4], &data[1], &data[5], &data[3]];
+    let runs = shared_runs(&batch);
+    let shop_prompt = data[0].mask.iter().position(|&m| m).unwrap();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(runs[0].0, 0..3);
+    assert!(runs[0].1 >= 16 && runs[0].1 < shop_prompt, "shared {} of a {shop_prompt}-token prompt", runs[0].1);
+    assert_eq!(runs[1].0, 3..5);
+    assert_eq!(runs[2], (5..6, 0));
+    let (shared_loss, shared_grads) = loss_and_grads(&model, &lora, &batch);
+    let mut alone_loss = 0f32;
+    let mut alone_grads: Vec<Vec<f32>> = Vec::new();
+    for ex in batch {
+        let (l, g) = loss_and_grads(&model, &lora, &[ex]);
+        alone_loss += l;
+        if alone_grads.is_empty() {
+            alone_grads = g;
+        } else {
+            alone_grads.iter_mut().zip(g).for_each(|(acc, g)| acc.iter_mut().zip(g).for_each(|(a, b)| *a += b));
+        }
+    }
+    assert!((shared_loss - alone_loss).abs() < 1e-4 * alone_loss.abs().max(1.0), "loss {shared_loss} vs {alone_loss}");
+    let scale = alone_grads.iter().flatten().fold(0f32, |m, g| m.max(g.abs()));
+    let diff = shared_grads.iter().flatten().zip(alone_grads.iter().flatten()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(scale > 0.0 && diff < 1e-4 * scale, "gradients differ by {diff} (largest {scale})");
+}
+
+#[test]
+fn grouped_order_keeps_a_schema_together_and_visits_every_example_once_per_epoch() {
+    let e = engine();
+    let (model, data, _) = schema_setup(&e);
+    let grouped = |seed: u64| {
+        let lora = schema_setup(&e).2;
+        Trainer::new(&model, lora, TrainConfig { batch_size: 3, gradient_accumulation_steps: 1, seed, group_by_prefix: true, ..config(4) })
+            .unwrap()
+    };
+    let mut t = grouped(5);
+    let (mut tokens, mut computed) = (0, 0);
+    for _ in 0..2 {
+        let r = t.step(&data).unwrap();
+        tokens += r.tokens;
+        computed += r.computed_tokens;
+    }
+    // Two steps of 3 = one epoch: each example once; the questions on one schema come
+    // together (however the groups fall into batches, two of them meet), so a shared schema
+    // was computed once.
+    assert_eq!((t.state.epoch, t.state.cursor), (0, 6));
+    assert!(computed < tokens, "computed {computed} of {tokens} tokens");
+    let full: usize = data.iter().map(|x| x.ids.len()).sum();
+    assert_eq!(tokens, full);
+    // Deterministic by seed, and a resumed grouped run equals an uninterrupted one.
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = grouped(9);
+    let mut b = grouped(9);
+    a.step(&data).unwrap();
+    a.save_checkpoint(dir.path()).unwrap();
+    b.load_checkpoint(dir.path()).unwrap();
+    for _ in 0..3 {
+        let (ra, rb) = (a.step(&data).unwrap(), b.step(&data).unwrap());
+        assert_eq!((ra.tokens, ra.computed_tokens), (rb.tokens, rb.computed_tokens));
+        assert!((ra.loss - rb.loss).abs() < 1e-6);
+    }
 }

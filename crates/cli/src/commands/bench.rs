@@ -89,7 +89,7 @@ fn measure(model: &Model, adapters: &[Option<Arc<LoraAdapter>>], prompt_len: usi
         let inputs: Vec<SegmentInput> = rows
             .iter()
             .zip(adapters)
-            .map(|(p, a)| SegmentInput { tokens: p, adapter: a.as_ref(), logits: Logits::Last })
+            .map(|(p, a)| SegmentInput { tokens: p, adapter: a.as_ref(), logits: Logits::Last, fork_of: None })
             .collect();
         let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
         model.forward(&inputs, &mut refs)?;

@@ -37,14 +37,17 @@ pub fn run(mut args: TrainBenchArgs) -> Result<()> {
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?).with_context(|| format!("reading {}", path.display()))?;
     let log = m["train_log"].as_array().context("metrics.json without train_log")?;
     // Per-step tokens/s → tokens and seconds per step, the warm-up step left out.
-    let (mut tokens, mut secs) = (0.0, 0.0);
+    let (mut tokens, mut computed, mut secs) = (0.0, 0.0, 0.0);
     for e in log.iter().skip(1) {
         let (tps, n) = (e["tokens_per_s"].as_f64().unwrap_or(0.0), e["tokens"].as_f64().unwrap_or(0.0));
         if tps > 0.0 {
             tokens += n;
+            computed += e["computed_tokens"].as_f64().unwrap_or(n);
             secs += n / tps;
         }
     }
+    let examples_per_step = m["batch_size"].as_f64().unwrap_or(0.0) * m["gradient_accumulation_steps"].as_f64().unwrap_or(1.0);
+    let rate = |n: f64| if secs > 0.0 { (n / secs * 10.0).round() / 10.0 } else { 0.0 };
     let report = json!({
         "benchmark": "train",
         "implementation": "text2sql (candle, f32)",
@@ -56,7 +59,12 @@ pub fn run(mut args: TrainBenchArgs) -> Result<()> {
         "target_modules": m["target_modules"],
         "max_seq_length": m["max_seq_length"],
         "steps_measured": log.len().saturating_sub(1),
-        "tokens_per_s": if secs > 0.0 { (tokens / secs * 10.0).round() / 10.0 } else { 0.0 },
+        "group_by_prefix": m["group_by_prefix"],
+        // Tokens of the training examples per second (what PyTorch + PEFT's number counts);
+        // computed_tokens_per_s: those the model ran, fewer when prompts share a prefix.
+        "tokens_per_s": rate(tokens),
+        "computed_tokens_per_s": rate(computed),
+        "examples_per_s": rate(examples_per_step * log.len().saturating_sub(1) as f64),
         "peak_rss_mb": peak_rss_mb().map(|v| v.round()),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
