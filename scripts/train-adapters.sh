@@ -6,7 +6,7 @@
 # each adapter (adapter_config.json, adapter_model.safetensors, metrics.json, loss.png) into
 # models/adapters/<id>/, where `text2sql serve` and `text2sql ask` pick them up.
 #
-# Long: about 210 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
+# Long: about 245 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
 # resumes from its last checkpoint (outputs/<id>/checkpoint, every 10 or 25 steps).
 # RAYON_NUM_THREADS defaults to 1 so that one core stays free; set it to 2 on an idle machine.
 set -euo pipefail

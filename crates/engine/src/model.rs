@@ -407,7 +407,7 @@ impl Model {
         }
         let dev = self.embed_tokens.embeddings().device().clone();
         let mut ids = Vec::new();
-        let mut segments = Vec::with_capacity(inputs.len());
+        let mut segments: Vec<Segment> = Vec::with_capacity(inputs.len());
         let mut rows = Vec::new();
         for (si, (inp, cache)) in inputs.iter().zip(caches.iter()).enumerate() {
             if inp.tokens.is_empty() {
@@ -415,7 +415,7 @@ impl Model {
             }
             let pos = match inp.fork_of {
                 None => cache.len,
-                Some(a) if a < si && cache.len == 0 => segments.get(a).map_or(0, |s: &Segment| s.pos + s.len),
+                Some(a) if a < si && cache.len == 0 => segments[a].pos + segments[a].len,
                 Some(a) => candle_core::bail!(
                     "forward: segment {si} forks segment {a}, which must come earlier, into an empty cache (it holds {})",
                     cache.len

@@ -281,15 +281,13 @@ pub struct Trainer<'a> {
     pub state: TrainState,
     /// The visiting order of one epoch (computed once per epoch).
     order: Option<(usize, Vec<usize>)>,
-    /// With `group_by_prefix`: the groups, computed once.
-    groups: Option<Vec<Vec<usize>>>,
 }
 
 impl<'a> Trainer<'a> {
     /// Starts a run; `model` must be in differentiable mode.
     pub fn new(model: &'a Model, lora: TrainableLora, cfg: TrainConfig) -> Result<Self> {
         let opt = AdamW::new(&lora.vars())?;
-        Ok(Self { model, lora, opt, cfg, state: TrainState { step: 0, epoch: 0, cursor: 0 }, order: None, groups: None })
+        Ok(Self { model, lora, opt, cfg, state: TrainState { step: 0, epoch: 0, cursor: 0 }, order: None })
     }
 
     /// The example visited at `cursor` of `epoch`: a seeded shuffle of the examples, or of the
@@ -298,8 +296,7 @@ impl<'a> Trainer<'a> {
         if self.order.as_ref().is_none_or(|(e, o)| *e != epoch || o.len() != data.len()) {
             let mut rng = StdRng::seed_from_u64(self.cfg.seed.wrapping_add(epoch as u64));
             let order = if self.cfg.group_by_prefix {
-                let max = self.cfg.batch_size.max(1);
-                let groups = self.groups.get_or_insert_with(|| prefix_groups(data, max));
+                let groups = prefix_groups(data, self.cfg.batch_size.max(1));
                 let mut picks: Vec<usize> = (0..groups.len()).collect();
                 picks.shuffle(&mut rng);
                 picks.into_iter().flat_map(|g| groups[g].iter().copied()).collect()
