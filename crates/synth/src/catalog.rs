@@ -81,6 +81,12 @@ const FILES: &[(&str, &str)] = &[
     ("media", include_str!("../schemas/media.txt")),
     ("tech", include_str!("../schemas/tech.txt")),
     ("public", include_str!("../schemas/public.txt")),
+    ("services", include_str!("../schemas/services.txt")),
+    ("leisure", include_str!("../schemas/leisure.txt")),
+    ("logistics", include_str!("../schemas/logistics.txt")),
+    ("industry", include_str!("../schemas/industry.txt")),
+    ("civic", include_str!("../schemas/civic.txt")),
+    ("digital", include_str!("../schemas/digital.txt")),
 ];
 
 /// All built-in families, in file order.

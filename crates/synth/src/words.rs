@@ -35,6 +35,15 @@ pub fn pool(name: &str) -> Option<&'static [&'static str]> {
         "sensor" => &["Boiler Room", "Server Rack 1", "Greenhouse A", "Cold Store", "Lobby", "Roof Deck", "Warehouse Bay"],
         "app" => &["TaskFlow", "BudgetBee", "FitTrack", "LinguaLeap", "SnapNote", "CalmSpace", "RoutePal", "ChefMate"],
         "plate" => &["AB-123", "CD-456", "EF-789", "GH-012", "JK-345", "LM-678", "NP-901", "QR-234", "ST-567", "UV-890"],
+        "vessel" => &["Ocean Pioneer", "Nordic Star", "Pacific Trader", "Atlantic Dawn", "Cape Horizon", "Baltic Spirit", "Eastern Pearl", "Coral Sea", "Iron Duke", "Southern Cross", "Arctic Tern", "Jade Voyager"],
+        "container_no" => &["MSCU4829173", "MAEU7712046", "CMAU3390581", "HLXU6618234", "TGHU9054417", "OOLU2281639", "CSQU5547720", "TCNU8123065", "EGHU1936452", "SEGU4470918", "TEMU6302187", "FCIU2759046"],
+        "plant" => &["Tomato", "Sweet Basil", "Lavender", "Petunia", "Geranium", "Boston Fern", "Rosemary", "Echeveria", "Moth Orchid", "Chili Pepper", "Marigold", "Hosta"],
+        "plant_species" => &["Quercus robur", "Helianthus annuus", "Triticum aestivum", "Zea mays", "Oryza sativa", "Lupinus albus", "Primula vulgaris", "Papaver rhoeas", "Solanum lycopersicum", "Phaseolus vulgaris", "Fagus sylvatica", "Pinus sylvestris"],
+        "web_domain" => &["bluefinchdesign.com", "harborlight.net", "quickcart.io", "greenvalleyfarm.org", "pixelforge.dev", "northwindtravel.com", "brightsmile.co.uk", "urbanroots.org", "codecraft.io", "maplecreekbakery.com", "solsticeyoga.net", "ironpeakgear.com"],
+        "hostname" => &["web-01", "web-02", "db-01", "db-02", "cache-01", "api-01", "batch-01", "gpu-01", "gpu-02", "storage-01", "k8s-node-01", "k8s-node-02"],
+        "ml_run" => &["baseline", "lr-sweep-1", "lr-sweep-2", "bigger-batch", "dropout-0.3", "warmup-ablation", "distill-v1", "augment-v2", "finetune-v3", "label-smoothing", "long-context", "early-stop"],
+        "repo" => &["quickparse", "tinyhttp", "leafdb", "rustyhash", "plotkit", "async-queue", "mdconvert", "imgshrink", "logtail", "configo", "webhookd", "geofence"],
+        "dev_handle" => &["jdoe", "mkowalski", "ana-dev", "ghopper", "tpatel", "lnguyen", "rsilva", "kevinb", "codewitch", "bytebard", "nullpointer", "octo-sam"],
         _ => return None,
     })
 }

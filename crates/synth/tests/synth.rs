@@ -8,7 +8,7 @@ use text2sql_sql::exec::{run_query, ExecOptions};
 use text2sql_synth::{families, generate, phrasings, write, Corpus, SynthOptions, ValFamilies};
 
 fn corpus(n_train: usize, n_val: usize, seed: u64) -> Corpus {
-    generate(&SynthOptions { n_train, n_val, seed, val_families: ValFamilies::Count(8) }).expect("generate")
+    generate(&SynthOptions { n_train, n_val, seed, val_families: ValFamilies::Count(8), domains: vec![] }).expect("generate")
 }
 
 #[test]
@@ -67,11 +67,30 @@ fn held_out_families_never_reach_training() {
         assert!(!train_sets.contains(&set(e)), "val table set {:?} also in train", set(e));
     }
     // An explicit list is honoured; unknown ids are an error naming the flag.
-    let l = generate(&SynthOptions { n_train: 20, n_val: 10, seed: 1, val_families: "clinic,airline".parse().unwrap() }).unwrap();
+    let l = generate(&SynthOptions { n_train: 20, n_val: 10, seed: 1, val_families: "clinic,airline".parse().unwrap(), domains: vec![] }).unwrap();
     assert_eq!(l.stats.val_families, vec!["airline", "clinic"]);
     assert!(l.val.iter().all(|e| e.family == "clinic" || e.family == "airline"));
-    let err = generate(&SynthOptions { n_train: 5, n_val: 5, seed: 1, val_families: ValFamilies::List(vec!["nope".into()]) }).unwrap_err();
+    let err = generate(&SynthOptions { n_train: 5, n_val: 5, seed: 1, val_families: ValFamilies::List(vec!["nope".into()]), domains: vec![] }).unwrap_err();
     assert!(err.to_string().contains("--val_families"), "{err}");
+}
+
+#[test]
+fn a_domain_list_draws_only_from_those_domains_and_ignores_the_others() {
+    let fams = text2sql_synth::families().unwrap();
+    let domain_of = |id: &str| fams.iter().find(|f| f.id == id).unwrap().domain.clone();
+    let opts = |domains: Vec<String>| SynthOptions { n_train: 40, n_val: 10, seed: 5, val_families: ValFamilies::Count(2), domains };
+    let c = generate(&opts(vec!["retail".into(), "tech".into()])).unwrap();
+    for e in c.train.iter().chain(&c.val) {
+        assert!(["retail", "tech"].contains(&domain_of(&e.family).as_str()), "{} from another domain", e.family);
+    }
+    assert_eq!(c.stats.catalog_families, fams.iter().filter(|f| f.domain == "retail" || f.domain == "tech").count());
+    // Listing every domain is the same corpus as listing none.
+    let all: BTreeSet<String> = fams.iter().map(|f| f.domain.clone()).collect();
+    let a = generate(&opts(all.into_iter().collect())).unwrap();
+    let b = generate(&opts(vec![])).unwrap();
+    assert_eq!(a.train.iter().map(|e| &e.sql).collect::<Vec<_>>(), b.train.iter().map(|e| &e.sql).collect::<Vec<_>>());
+    let err = generate(&opts(vec!["nope".into()])).unwrap_err();
+    assert!(err.to_string().contains("--domains") && err.to_string().contains("retail"), "{err}");
 }
 
 #[test]

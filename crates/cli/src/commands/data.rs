@@ -37,6 +37,11 @@ struct SynthArgs {
     /// Held-out families: a count (chosen by the seed) or a comma-separated list of family ids.
     #[arg(long = "val_families", alias = "val-families", default_value = "8")]
     val_families: text2sql_synth::ValFamilies,
+    /// Draw families only from these domains (the schema files: retail, finance, health,
+    /// education, hr, travel, media, tech, public, ...), comma-separated; default: all. A
+    /// corpus made with a domain list stays byte-identical when later versions add domains.
+    #[arg(long, value_delimiter = ',')]
+    domains: Vec<String>,
     /// `sql`: schema + question → SQL (text2sql-qlora); `explain`: SQL → one-sentence
     /// explanation (sql-explain), from the same verified examples.
     #[arg(long, default_value = "sql")]
@@ -44,7 +49,7 @@ struct SynthArgs {
 }
 
 fn run_synth(a: SynthArgs) -> Result<()> {
-    let opts = text2sql_synth::SynthOptions { n_train: a.n_train, n_val: a.n_val, seed: a.seed, val_families: a.val_families };
+    let opts = text2sql_synth::SynthOptions { n_train: a.n_train, n_val: a.n_val, seed: a.seed, val_families: a.val_families, domains: a.domains };
     let corpus = text2sql_synth::generate(&opts)?;
     text2sql_synth::write_task(&corpus, &a.out_dir, a.task).with_context(|| format!("--out_dir {}", a.out_dir.display()))?;
     let s = &corpus.stats;

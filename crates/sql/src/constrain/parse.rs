@@ -128,13 +128,18 @@ fn plain_case(w: &str) -> bool {
     !w.bytes().skip(1).any(|b| b.is_ascii_uppercase()) || !w.bytes().any(|b| b.is_ascii_lowercase())
 }
 
-/// Byte ranges of a name's parts: split at `_` and before an upper-case letter that follows a
-/// lower-case letter or digit.
+/// Byte ranges of a name's parts: split at `_`, before an upper-case letter that follows a
+/// lower-case letter or digit, and before the last capital of a run that a lower-case letter
+/// follows (`TArtworks` is `T` + `Artworks`, `HTTPServer` is `HTTP` + `Server`).
 fn humps(n: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let b = n.as_bytes();
     let mut start = 0;
     (1..=b.len()).filter_map(move |i| {
-        let cut = i == b.len() || b[i] == b'_' || b[i].is_ascii_uppercase() && !b[i - 1].is_ascii_uppercase() && b[i - 1] != b'_';
+        let upper = |j: usize| b.get(j).is_some_and(|c| c.is_ascii_uppercase());
+        let lower_next = b.get(i + 1).is_some_and(|c| c.is_ascii_lowercase());
+        let cut = i == b.len()
+            || b[i] == b'_'
+            || upper(i) && (!upper(i - 1) && b[i - 1] != b'_' || upper(i - 1) && lower_next);
         if !cut {
             return None;
         }

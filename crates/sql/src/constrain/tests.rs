@@ -284,6 +284,11 @@ fn mixed_case_is_accepted_only_as_the_schema_spells_it() {
     for bad in ["SELECT sToreId ", "SELECT StoReId ", "SELECT sOldAt", "SELECT StoreId FROM stoReSales", "SELECT Amount FROM StoreSales WHERE aMount"] {
         assert_eq!(c.check(bad), Verdict::Dead, "{bad:?}");
     }
+    // A one-letter prefix or an acronym before a capitalised word is its own hump.
+    let c = SqlConstraint::new(&Schema::from_ddl("CREATE TABLE TArtworks (Id INTEGER, HTTPStatus INTEGER);").unwrap());
+    assert_accepted(&c, "SELECT HTTPStatus FROM TArtworks", "acronym humps");
+    assert_accepted(&c, "SELECT httpstatus FROM tartworks", "lower case");
+    assert_eq!(c.check("SELECT Id FROM TaRtworks"), Verdict::Dead);
 }
 
 /// Every prefix of `sql` (at `step`-character strides) has a completion the constraint calls
