@@ -14,8 +14,7 @@ cd "$(dirname "$0")/.."
 cargo build --release
 bin=target/release/text2sql
 port=${PORT_EVAL:-3917}
-# The held-out families, listed so that the split stays the same when the catalog grows.
-held_out=app_store,clinical_trials,hospital_wards,invoicing,manufacturing,property_rentals,restaurants,training_programs
+. scripts/corpora.sh # v1_domains, held_out
 "$bin" data synth --n_train 4000 --n_val 400 --seed 42 --val_families $held_out --out_dir data/synth-test >/dev/null
 
 mkdir -p reports
@@ -45,8 +44,7 @@ for model in text2sql-qlora base; do
     run handwritten crates/synth/eval/handwritten.alpaca.jsonl "$model" "$c"
   done
 done
-"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains retail,finance,health,education,hr,travel,media,tech,public \
-  --out_dir data/synth-explain >/dev/null
+"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains $v1_domains --out_dir data/synth-explain >/dev/null
 echo "== explain-sql-explain"
 python3 scripts/eval-explain.py --endpoint "http://127.0.0.1:$port" --val_path data/synth-explain/val.jsonl \
   --out reports/explain-sql-explain.json

@@ -8,7 +8,7 @@
 # models/adapters/<id>/, where `text2sql serve` and `text2sql ask` pick them up.
 #
 # Long: about 365 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
-# resumes from its last checkpoint (outputs/<id>/checkpoint, every 10 or 25 steps).
+# resumes from its last checkpoint (outputs/<id>/checkpoint, every 10 to 25 steps).
 # RAYON_NUM_THREADS defaults to 1 so that one core stays free; set it to 2 on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +16,31 @@ export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 cargo build --release
 bin=target/release/text2sql
 
+flag() { # name args...: the value given to flag `name` in args, or nothing
+  local f=$1
+  shift
+  while [ $# -gt 1 ]; do
+    if [ "$1" = "$f" ]; then echo "$2"; return; fi
+    shift
+  done
+}
+
 run() { # run-name data_dir extra-args...: one training run into outputs/<run-name>, resumable
   local name=$1 data=$2
   shift 2
   local out=outputs/$name resume=()
   if [ -f "$out/adapter_model.safetensors" ] && [ -f "$out/metrics.json" ] && ! [ -f "$out/checkpoint/.running" ]; then
-    return 0 # finished earlier
+    # Finished earlier: by this recipe's stage only if it has the same seed and step count (an
+    # older recipe may have left another stage under this name).
+    if python3 - "$out/metrics.json" "$(flag --seed "$@")" "$(flag --max_steps "$@")" <<'PY'; then
+import json, sys
+m = json.load(open(sys.argv[1]))
+sys.exit(0 if str(m.get("seed")) == sys.argv[2] and sys.argv[3] in ("", str(m.get("steps"))) else 1)
+PY
+      return 0
+    fi
+    echo "error: $out holds a finished run with another --seed or --max_steps (an earlier recipe's stage); move it away and run again" >&2
+    exit 1
   fi
   if [ -f "$out/checkpoint/state.json" ]; then
     resume=(--resume)
@@ -46,9 +65,7 @@ ship() { # run-name adapter-id: copy a finished run into models/adapters/<adapte
 }
 
 mkdir -p outputs
-# The corpora draw from the schema files these adapters were trained on (--domains), so they stay
-# byte-identical when the catalog grows; the 8 families held out of training are these.
-v1_domains=retail,finance,health,education,hr,travel,media,tech,public
+. scripts/corpora.sh # v1_domains, held_out
 "$bin" data synth --n_train 10000 --n_val 400 --seed 42 --domains $v1_domains --out_dir data/synth-10k
 # Stage 1: fresh LoRA, 250 steps at lr 8e-4. Stage 2: warm-started from stage 1 (a second
 # warmup + cosine cycle), 270 steps at lr 4e-4 with another data order (--seed 43).
@@ -63,7 +80,6 @@ run text2sql-qlora-stage3 data/synth-10k --init_adapter outputs/text2sql-qlora-s
 # Stages 4 and 5: fresh samples of the same training families (--seed 43, 44; the held-out
 # families stay out), a schema's questions kept together so that their shared prompt is computed
 # once (--group_by_prefix), 200 and 560 steps at lr 4e-4.
-held_out=app_store,clinical_trials,hospital_wards,invoicing,manufacturing,property_rentals,restaurants,training_programs
 for s in 43 44; do
   "$bin" data synth --n_train 10000 --n_val 400 --seed $s --val_families $held_out --domains $v1_domains \
     --out_dir data/synth-10k-s$s

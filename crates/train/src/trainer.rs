@@ -20,6 +20,13 @@ pub struct Example {
     pub mask: Vec<bool>,
 }
 
+impl Example {
+    /// Positions of the tokens the model is trained to predict (never 0: nothing predicts it).
+    fn targets(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..self.ids.len()).filter(|&i| self.mask[i])
+    }
+}
+
 /// Tokenises `prompt` (with the tokenizer's special tokens) + `completion` + EOS, cutting the
 /// prompt's start when longer than `max_len`. Fails when the response alone does not fit.
 pub fn encode_example(tok: &Tokenizer, eos: u32, prompt: &str, completion: &str, max_len: usize) -> Result<Example> {
@@ -197,11 +204,11 @@ fn batch_loss(model: &Model, adapter: &Arc<text2sql_engine::LoraAdapter>, batch:
         });
         for e in &batch[run] {
             // Logits only where a response token is predicted: position i-1 predicts token i.
-            let rows = (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| i - 1 - shared).collect();
+            let rows = e.targets().map(|i| i - 1 - shared).collect();
             segs.push((&e.ids[shared..e.ids.len() - 1], rows, parent));
         }
     }
-    let targets: Vec<u32> = batch.iter().flat_map(|e| (1..e.ids.len()).filter(|&i| e.mask[i]).map(|i| e.ids[i])).collect();
+    let targets: Vec<u32> = batch.iter().flat_map(|e| e.targets().map(|i| e.ids[i])).collect();
     if targets.is_empty() {
         return Err(TrainError::Example("batch has no response tokens".into()));
     }
@@ -331,7 +338,7 @@ impl<'a> Trainer<'a> {
         }
         let vars = self.lora.vars();
         let micro: Vec<Vec<&Example>> = (0..self.cfg.gradient_accumulation_steps.max(1)).map(|_| self.next_batch(data)).collect();
-        let total_targets: usize = micro.iter().flatten().map(|e| e.mask.iter().skip(1).filter(|m| **m).count()).sum();
+        let total_targets: usize = micro.iter().flatten().map(|e| e.targets().count()).sum();
         let adapter = Arc::new(self.lora.adapter()?.with_dropout(self.lora.dropout as f32));
         let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
         let (mut loss_total, mut tokens, mut computed_tokens) = (0f64, 0usize, 0usize);
