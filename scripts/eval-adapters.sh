@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures the shipped text2sql-qlora adapter and the base model alone, free and
 # schema-constrained, on:
-#   held-out   data/synth-test/val.jsonl: 400 synthetic questions on schema families never
-#              trained on (generated here with the training seed, so the same families)
+#   held-out   crates/synth/eval/heldout.alpaca.jsonl: 400 synthetic questions on the 8 schema
+#              families never trained on (scripts/corpora.sh's held_out), frozen as a file so that
+#              new templates do not change it (written by `data synth --n_train 4000 --n_val 400
+#              --seed 42 --val_families $held_out`, its val.jsonl)
 #   handwritten crates/synth/eval/handwritten.alpaca.jsonl: 101 questions written by hand on
 #              8 schemas no generator produced
 #   spider     Spider dev (when TEXT2SQL_SPIDER_DIR points at it; MAX_SPIDER examples)
@@ -14,8 +16,7 @@ cd "$(dirname "$0")/.."
 cargo build --release
 bin=target/release/text2sql
 port=${PORT_EVAL:-3917}
-. scripts/corpora.sh # v1_domains, held_out
-"$bin" data synth --n_train 4000 --n_val 400 --seed 42 --val_families $held_out --out_dir data/synth-test >/dev/null
+. scripts/corpora.sh # v1_domains
 
 mkdir -p reports
 "$bin" serve --port "$port" --hostname 127.0.0.1 --max-batch-size 8 >reports/serve.log 2>&1 &
@@ -40,11 +41,11 @@ run() { # set-name val-path model(adapter id or base) constrained(0/1) [extra ar
 
 for model in text2sql-qlora base; do
   for c in 0 1; do
-    run held-out data/synth-test/val.jsonl "$model" "$c"
+    run held-out crates/synth/eval/heldout.alpaca.jsonl "$model" "$c"
     run handwritten crates/synth/eval/handwritten.alpaca.jsonl "$model" "$c"
   done
 done
-"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains $v1_domains --out_dir data/synth-explain >/dev/null
+"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains $v1_domains --templates v1 --out_dir data/synth-explain >/dev/null
 echo "== explain-sql-explain"
 python3 scripts/eval-explain.py --endpoint "http://127.0.0.1:$port" --val_path data/synth-explain/val.jsonl \
   --out reports/explain-sql-explain.json

@@ -66,7 +66,7 @@ ship() { # run-name adapter-id: copy a finished run into models/adapters/<adapte
 
 mkdir -p outputs
 . scripts/corpora.sh # v1_domains, held_out
-"$bin" data synth --n_train 10000 --n_val 400 --seed 42 --domains $v1_domains --out_dir data/synth-10k
+"$bin" data synth --n_train 10000 --n_val 400 --seed 42 --domains $v1_domains --templates v1 --out_dir data/synth-10k
 # Stage 1: fresh LoRA, 250 steps at lr 8e-4. Stage 2: warm-started from stage 1 (a second
 # warmup + cosine cycle), 270 steps at lr 4e-4 with another data order (--seed 43).
 # (A stage's output dir is its name; the last stage is outputs/text2sql-qlora.)
@@ -81,7 +81,7 @@ run text2sql-qlora-stage3 data/synth-10k --init_adapter outputs/text2sql-qlora-s
 # families stay out), a schema's questions kept together so that their shared prompt is computed
 # once (--group_by_prefix), 200 and 560 steps at lr 4e-4.
 for s in 43 44; do
-  "$bin" data synth --n_train 10000 --n_val 400 --seed $s --val_families $held_out --domains $v1_domains \
+  "$bin" data synth --n_train 10000 --n_val 400 --seed $s --val_families $held_out --domains $v1_domains --templates v1 \
     --out_dir data/synth-10k-s$s
 done
 run text2sql-qlora-stage4 data/synth-10k-s43 --init_adapter outputs/text2sql-qlora-stage3 --seed 45 --max_steps 200 \
@@ -89,7 +89,7 @@ run text2sql-qlora-stage4 data/synth-10k-s43 --init_adapter outputs/text2sql-qlo
 run text2sql-qlora data/synth-10k-s44 --init_adapter outputs/text2sql-qlora-stage4 --seed 46 --max_steps 560 \
   --eval_steps 280 --save_steps 20 --batch_size 8 --learning_rate 4e-4 --group_by_prefix
 ship text2sql-qlora text2sql-qlora
-"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains $v1_domains --out_dir data/synth-explain
+"$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains $v1_domains --templates v1 --out_dir data/synth-explain
 run sql-explain data/synth-explain --seed 42 --num_train_epochs 1 --layers_to_transform top:12 --eval_steps 100 \
   --save_steps 25 --batch_size 8 --learning_rate 4e-4
 ship sql-explain sql-explain

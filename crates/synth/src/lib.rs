@@ -27,6 +27,7 @@ use text2sql_sql::exec::{run_query, ExecOptions};
 
 pub use catalog::{families, Family};
 pub use error::{Result, SynthError};
+pub use phrasings::TemplateSet;
 
 /// Which families are held out for validation.
 #[derive(Debug, Clone)]
@@ -82,6 +83,8 @@ pub struct SynthOptions {
     /// Draw families only from these domains (schema files, e.g. `retail`); empty: all. Keeps
     /// a corpus byte-identical after the catalog grows by new files.
     pub domains: Vec<String>,
+    /// Which templates questions are drawn from.
+    pub templates: TemplateSet,
 }
 
 /// One verified example.
@@ -223,14 +226,14 @@ pub fn generate(opts: &SynthOptions) -> Result<Corpus> {
     let fams = select_domains(families()?, &opts.domains)?;
     let val_ids = choose_val(&fams, &opts.val_families, opts.seed)?;
     let (val_f, train_f): (Vec<&Family>, Vec<&Family>) = fams.iter().partition(|f| val_ids.contains(&f.id));
-    let (train, train_s) = split(&train_f, opts.n_train, opts.seed.wrapping_mul(2).wrapping_add(1), "train")?;
-    let (val, val_s) = split(&val_f, opts.n_val, opts.seed.wrapping_mul(2).wrapping_add(2), "val")?;
+    let (train, train_s) = split(&train_f, opts.n_train, opts.seed.wrapping_mul(2).wrapping_add(1), "train", opts.templates)?;
+    let (val, val_s) = split(&val_f, opts.n_val, opts.seed.wrapping_mul(2).wrapping_add(2), "val", opts.templates)?;
     let stats = Stats {
         seed: opts.seed,
         catalog_families: fams.len(),
         catalog_tables: fams.iter().map(|f| f.tables.len()).sum(),
-        template_kinds: phrasings::kinds().len(),
-        phrasings: phrasings::phrasing_count(),
+        template_kinds: opts.templates.kinds().len(),
+        phrasings: opts.templates.phrasing_count(),
         val_families: val_ids,
         train: train_s,
         val: val_s,
@@ -238,9 +241,9 @@ pub fn generate(opts: &SynthOptions) -> Result<Corpus> {
     Ok(Corpus { train, val, stats })
 }
 
-fn split(fams: &[&Family], n: usize, seed: u64, name: &str) -> Result<(Vec<Example>, SplitStats)> {
+fn split(fams: &[&Family], n: usize, seed: u64, name: &str, set: TemplateSet) -> Result<(Vec<Example>, SplitStats)> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let keys = templates::keys();
+    let keys = templates::keys(set);
     let mut out: Vec<Example> = Vec::new();
     let mut st = SplitStats::default();
     let mut seen: HashSet<(Arc<str>, String)> = HashSet::new();

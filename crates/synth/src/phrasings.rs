@@ -3,7 +3,53 @@
 //! {Cs} plural column label, {W} flag words, {T} time phrase, {cP}/{cS}/{cC} child table, {pP}/{pS}/{pC} parent table.
 
 /// (key, template kind, phrasings).
-pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
+pub type Phrasing = (&'static str, &'static str, &'static [&'static str]);
+
+/// Which templates a corpus is drawn from (`data synth --templates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TemplateSet {
+    /// The first set, [`PHRASINGS`]: what text2sql-qlora v1 to v6 were trained on; keeps their
+    /// corpora byte-identical.
+    V1,
+    /// The first set plus [`PHRASINGS_V2`], compound questions.
+    #[default]
+    V2,
+}
+
+impl std::str::FromStr for TemplateSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "v1" | "1" => Ok(TemplateSet::V1),
+            "v2" | "2" => Ok(TemplateSet::V2),
+            other => Err(format!("unknown template set {other:?} (use v1 or v2)")),
+        }
+    }
+}
+
+impl TemplateSet {
+    /// Its phrasings, the first set first.
+    pub fn phrasings(self) -> impl Iterator<Item = &'static Phrasing> {
+        let extra: &'static [Phrasing] = if self == TemplateSet::V2 { PHRASINGS_V2 } else { &[] };
+        PHRASINGS.iter().chain(extra)
+    }
+
+    /// Template kinds (coverage units), each produced by at least one phrasing key.
+    pub fn kinds(self) -> Vec<&'static str> {
+        let mut v: Vec<&str> = self.phrasings().map(|p| p.1).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Number of phrasings in all.
+    pub fn phrasing_count(self) -> usize {
+        self.phrasings().map(|p| p.2.len()).sum()
+    }
+}
+
+/// The first template set.
+pub const PHRASINGS: &[Phrasing] = &[
     ("eq", "filter_eq", &[
         "List the {P} whose {C} is {V}.",
         "Which {P} have {V} as their {C}?",
@@ -192,16 +238,63 @@ pub const PHRASINGS: &[(&str, &str, &[&str])] = &[
     ]),
 ];
 
-/// Template kinds (coverage units), each produced by at least one phrasing key.
-pub fn kinds() -> Vec<&'static str> {
-    let mut v: Vec<&str> = PHRASINGS.iter().map(|p| p.1).collect();
-    v.dedup();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// Number of phrasings in all.
-pub fn phrasing_count() -> usize {
-    PHRASINGS.iter().map(|p| p.2.len()).sum()
-}
+/// The second template set: compound questions analysts ask that the first set lacks.
+/// {C2} is a second column label (a date's, in the period templates), {T} a period with its
+/// preposition in `date_and_gt` ("before 2021", "in 2024") and without it elsewhere.
+pub const PHRASINGS_V2: &[Phrasing] = &[
+    ("flag_and_gt", "filter_mixed", &[
+        "Which {W} {P} have a {C} above {N}?",
+        "List the {P} that are {W} and have a {C} greater than {N}.",
+        "{P} marked as {W} with a {C} over {N}",
+        "Show the {W} {P} whose {C} exceeds {N}.",
+    ]),
+    ("date_and_gt", "filter_mixed", &[
+        "Which {P} have a {C2} {T} and a {C} above {N}?",
+        "List the {P} with a {C} over {N} and a {C2} {T}.",
+        "{P} with a {C2} {T} whose {C} is more than {N}",
+        "Show {P} where the {C} exceeds {N} and the {C2} is {T}.",
+    ]),
+    ("sum_period", "aggregate_period", &[
+        "What was the total {C} of {P} in {T}?",
+        "Add up the {C} of all {P} with a {C2} in {T}.",
+        "Total {C} in {T}?",
+        "How much {C} did the {P} come to in {T}?",
+        "What is the sum of {C} for {P} whose {C2} falls in {T}?",
+    ]),
+    ("join_sum_top", "join_rank", &[
+        "What are the top {K} {pP} by total {cC} of their {cP}?",
+        "List the {K} {pP} with the highest combined {cC}.",
+        "Top {K} {pP} by {cC}",
+        "Rank the {pP} by the sum of {cC} over their {cP} and show the first {K}.",
+    ]),
+    ("join_sum_top1", "join_rank", &[
+        "Which {pS} has the highest total {cC}?",
+        "Which {pS} accounts for the most {cC} across its {cP}?",
+        "Find the {pS} whose {cP} add up to the largest {cC}.",
+    ]),
+    ("join_period_count", "join_period", &[
+        "How many {cP} did each {pS} have in {T}?",
+        "For each {pS}, count the {cP} with a {cC} in {T}.",
+        "Number of {cP} per {pS} in {T}",
+    ]),
+    ("join_period_top", "join_period", &[
+        "Which {pS} had the most {cP} in {T}?",
+        "Find the {pS} with the largest number of {cP} whose {cC} is in {T}.",
+        "In {T}, which {pS} had the most {cP}?",
+    ]),
+    ("group_count_sorted", "group_sorted", &[
+        "How many {P} are there per {C}, most first?",
+        "Count the {P} by {C}, largest groups first.",
+        "{P} per {C}, sorted by count",
+    ]),
+    ("group_avg_sorted", "group_sorted", &[
+        "What is the average {N} of {P} for each {C}, highest first?",
+        "Show the mean {N} per {C}, from highest to lowest.",
+        "Average {N} by {C}, best first",
+    ]),
+    ("group_sum_top", "group_sorted", &[
+        "Which {C} has the highest total {N}?",
+        "Which {C} has the largest combined {N} of {P}?",
+        "Find the {C} whose {P} add up to the most {N}.",
+    ]),
+];

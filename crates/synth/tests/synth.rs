@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use rusqlite::Connection;
 use text2sql_sql::exec::{run_query, ExecOptions};
-use text2sql_synth::{families, generate, phrasings, write, Corpus, SynthOptions, ValFamilies};
+use text2sql_synth::{families, generate, write, Corpus, SynthOptions, TemplateSet, ValFamilies};
 
 fn corpus(n_train: usize, n_val: usize, seed: u64) -> Corpus {
-    generate(&SynthOptions { n_train, n_val, seed, val_families: ValFamilies::Count(8), domains: vec![] }).expect("generate")
+    generate(&SynthOptions { n_train, n_val, seed, val_families: ValFamilies::Count(8), domains: vec![], templates: Default::default() }).expect("generate")
 }
 
 #[test]
@@ -67,10 +67,10 @@ fn held_out_families_never_reach_training() {
         assert!(!train_sets.contains(&set(e)), "val table set {:?} also in train", set(e));
     }
     // An explicit list is honoured; unknown ids are an error naming the flag.
-    let l = generate(&SynthOptions { n_train: 20, n_val: 10, seed: 1, val_families: "clinic,airline".parse().unwrap(), domains: vec![] }).unwrap();
+    let l = generate(&SynthOptions { n_train: 20, n_val: 10, seed: 1, val_families: "clinic,airline".parse().unwrap(), domains: vec![], templates: Default::default() }).unwrap();
     assert_eq!(l.stats.val_families, vec!["airline", "clinic"]);
     assert!(l.val.iter().all(|e| e.family == "clinic" || e.family == "airline"));
-    let err = generate(&SynthOptions { n_train: 5, n_val: 5, seed: 1, val_families: ValFamilies::List(vec!["nope".into()]), domains: vec![] }).unwrap_err();
+    let err = generate(&SynthOptions { n_train: 5, n_val: 5, seed: 1, val_families: ValFamilies::List(vec!["nope".into()]), domains: vec![], templates: Default::default() }).unwrap_err();
     assert!(err.to_string().contains("--val_families"), "{err}");
 }
 
@@ -78,7 +78,7 @@ fn held_out_families_never_reach_training() {
 fn a_domain_list_draws_only_from_those_domains_and_ignores_the_others() {
     let fams = text2sql_synth::families().unwrap();
     let domain_of = |id: &str| fams.iter().find(|f| f.id == id).unwrap().domain.clone();
-    let opts = |domains: Vec<String>| SynthOptions { n_train: 40, n_val: 10, seed: 5, val_families: ValFamilies::Count(2), domains };
+    let opts = |domains: Vec<String>| SynthOptions { n_train: 40, n_val: 10, seed: 5, val_families: ValFamilies::Count(2), domains, templates: Default::default() };
     let c = generate(&opts(vec!["retail".into(), "tech".into()])).unwrap();
     for e in c.train.iter().chain(&c.val) {
         assert!(["retail", "tech"].contains(&domain_of(&e.family).as_str()), "{} from another domain", e.family);
@@ -97,11 +97,11 @@ fn a_domain_list_draws_only_from_those_domains_and_ignores_the_others() {
 fn every_template_kind_and_most_phrasings_appear() {
     let c = corpus(1500, 10, 5);
     let seen: BTreeSet<&str> = c.train.iter().map(|e| e.kind).collect();
-    for k in phrasings::kinds() {
+    for k in TemplateSet::V2.kinds() {
         assert!(seen.contains(k), "template kind {k} never generated");
     }
     let keys: BTreeSet<&str> = c.train.iter().map(|e| e.phrasing.split('#').next().unwrap()).collect();
-    for (k, _, p) in phrasings::PHRASINGS {
+    for (k, _, p) in TemplateSet::V2.phrasings() {
         assert!(keys.contains(k), "phrasing key {k} never generated");
         assert!(p.len() >= 2, "{k} has fewer than 2 phrasings");
     }
@@ -150,5 +150,28 @@ fn constrained_grammar_accepts_every_generated_sql() {
             assert_ne!(g.check(&e.sql[..i]), Verdict::Dead, "prefix {:?} of {:?}\n{}", &e.sql[..i], e.sql, e.ddl);
         }
         assert_eq!(g.check(&e.sql), Verdict::Complete, "{:?}", e.sql);
+    }
+}
+
+/// `--templates v1` keeps the corpora the shipped adapter was trained on byte-identical. The
+/// digests are of files written before the second template set existed (commit 6b7f96e), for
+/// the recipe's two kinds of corpus: the 9 original domains, and the whole catalog.
+#[test]
+fn first_template_set_reproduces_the_corpora_of_earlier_versions() {
+    use sha2::{Digest, Sha256};
+    let held_out = "app_store,clinical_trials,hospital_wards,invoicing,manufacturing,property_rentals,restaurants,training_programs";
+    let v1_domains = ["retail", "finance", "health", "education", "hr", "travel", "media", "tech", "public"];
+    let cases = [
+        (42, v1_domains.map(String::from).to_vec(), "8732e8f49172ed70fc4064253bc287b538d9e3b7463d68cb7852587d6062e577", "6eaae4e34508659103c1ee9031c5468a0a4d8d3273b832736037ca7a62140f3f"),
+        (45, vec![], "51bd087ef6aecb648365976ae0955a3d3707aaef77943532a42be92f21561336", "b76716900135c7b8d641f255d9100ae89f8bca4da2e302bff85343156c550a65"),
+    ];
+    for (seed, domains, train, val) in cases {
+        let c = generate(&SynthOptions { n_train: 300, n_val: 40, seed, val_families: held_out.parse().unwrap(), domains, templates: TemplateSet::V1 }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write(&c, dir.path()).unwrap();
+        let digest = |f: &str| format!("{:x}", Sha256::digest(std::fs::read(dir.path().join(f)).unwrap()));
+        assert_eq!(digest("train.jsonl"), train, "seed {seed}: train.jsonl changed");
+        assert_eq!(digest("val.jsonl"), val, "seed {seed}: val.jsonl changed");
+        assert!(c.train.iter().all(|e| TemplateSet::V1.kinds().contains(&e.kind)));
     }
 }

@@ -42,6 +42,12 @@ struct SynthArgs {
     /// corpus made with a domain list stays byte-identical when later versions add domains.
     #[arg(long, value_delimiter = ',')]
     domains: Vec<String>,
+    /// Template set: `v2` (default) adds compound questions (a flag or a date with a numeric
+    /// filter, totals over a period, parents ranked by a total, per-group counts in a period,
+    /// groups sorted by their aggregate) to `v1`, the set text2sql-qlora v1 to v6 were trained on
+    /// (which keeps their corpora byte-identical).
+    #[arg(long, default_value = "v2")]
+    templates: text2sql_synth::TemplateSet,
     /// `sql`: schema + question → SQL (text2sql-qlora); `explain`: SQL → one-sentence
     /// explanation (sql-explain), from the same verified examples.
     #[arg(long, default_value = "sql")]
@@ -49,7 +55,7 @@ struct SynthArgs {
 }
 
 fn run_synth(a: SynthArgs) -> Result<()> {
-    let opts = text2sql_synth::SynthOptions { n_train: a.n_train, n_val: a.n_val, seed: a.seed, val_families: a.val_families, domains: a.domains };
+    let opts = text2sql_synth::SynthOptions { n_train: a.n_train, n_val: a.n_val, seed: a.seed, val_families: a.val_families, domains: a.domains, templates: a.templates };
     let corpus = text2sql_synth::generate(&opts)?;
     text2sql_synth::write_task(&corpus, &a.out_dir, a.task).with_context(|| format!("--out_dir {}", a.out_dir.display()))?;
     let s = &corpus.stats;

@@ -7,8 +7,10 @@ use rand::Rng;
 
 use crate::catalog::Role;
 use crate::instance::{fmt_num, Instance, Val};
-use crate::phrasings::PHRASINGS;
+use crate::phrasings::TemplateSet;
 use crate::variant::{VCol, VSchema, VTable};
+
+mod compound;
 
 /// One instantiated template.
 #[derive(Debug, Clone)]
@@ -23,9 +25,9 @@ pub struct Gen {
     pub sql: String,
 }
 
-/// Every phrasing key; the generator picks one uniformly and tries to instantiate it.
-pub fn keys() -> Vec<&'static str> {
-    PHRASINGS.iter().map(|p| p.0).collect()
+/// Every phrasing key of `set`; the generator picks one uniformly and tries to instantiate it.
+pub fn keys(set: TemplateSet) -> Vec<&'static str> {
+    set.phrasings().map(|p| p.0).collect()
 }
 
 /// English plural of a noun phrase (last word).
@@ -69,6 +71,11 @@ fn is_summable(c: &VCol) -> bool {
         Role::Int(lo, _) => lo < 1800,
         _ => false,
     }
+}
+/// Numbers whose total means something ("total quantity", not "total rating" or "total age").
+fn is_additive(c: &VCol) -> bool {
+    const NOT: [&str; 12] = ["rating", "stars", "star", "score", "age", "level", "grade", "rank", "priority", "pct", "percent", "year"];
+    is_summable(c) && !c.spec.name.split('_').any(|w| NOT.contains(&w))
 }
 fn is_cat(c: &VCol) -> bool {
     matches!(c.spec.role, Role::Cat(_))
@@ -158,6 +165,15 @@ impl Ctx<'_> {
     fn tn(&self, t: usize) -> &str {
         &self.t(t).name
     }
+    /// How a flag column is said: `is_seasonal` → "seasonal".
+    fn flag_words(&self, t: usize, c: usize) -> String {
+        let words: Vec<&str> = self.t(t).cols[c].spec.name.split('_').filter(|w| *w != "is" && *w != "flag").collect();
+        words.join(" ")
+    }
+    /// Rows of table `t` where columns `a` and `b` are both set.
+    fn rows_with(&self, t: usize, a: usize, b: usize) -> Vec<&Vec<Val>> {
+        self.inst.rows[t].iter().filter(|r| r[a] != Val::Null && r[b] != Val::Null).collect()
+    }
 }
 
 /// "a" before a vowel sound becomes "an" ("an order date", but "a user").
@@ -209,7 +225,7 @@ fn shown(v: &Val) -> String {
 /// Instantiates phrasing key `key` on schema `s` with rows `inst`; None when the schema has
 /// no columns the template needs.
 pub fn instantiate(key: &'static str, s: &VSchema, inst: &Instance, rng: &mut StdRng) -> Option<Gen> {
-    let (_, kind, phr) = PHRASINGS.iter().find(|p| p.0 == key)?;
+    let (_, kind, phr) = TemplateSet::V2.phrasings().find(|p| p.0 == key)?;
     let mut x = Ctx { s, inst, rng };
     let (vars, sql) = build(key, &mut x)?;
     let idx = x.rng.random_range(0..phr.len());
@@ -253,6 +269,11 @@ fn build(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
             Some((vec![("P", plural(&n))], format!("SELECT COUNT(*) FROM {}", x.tn(t))))
         }
         "month" | "quarter" | "since" | "before" | "year" => date(key, x),
+        "flag_and_gt" | "date_and_gt" => compound::mixed_filter(key, x),
+        "sum_period" => compound::sum_period(x),
+        "join_sum_top" | "join_sum_top1" => compound::join_rank(key, x),
+        "join_period_count" | "join_period_top" => compound::join_period(key, x),
+        "group_count_sorted" | "group_avg_sorted" | "group_sum_top" => compound::group_sorted(key, x),
         _ => join(key, x),
     }
 }
@@ -363,8 +384,8 @@ fn two_conditions(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     let (t, c) = x.pick_col(is_cat)?;
     let n = x.pick_col_in(t, is_num)?;
     // Take both literals from one row so that the AND has an answer.
-    let rows: Vec<&Vec<Val>> = x.inst.rows[t].iter().filter(|r| r[c] != Val::Null && r[n] != Val::Null).collect();
-    let row = (*rows.choose(x.rng)?).clone();
+    let rows: Vec<Vec<Val>> = x.rows_with(t, c, n).into_iter().cloned().collect();
+    let row = rows.choose(x.rng)?.clone();
     let v = row[c].clone();
     let thr = nice(row[n].num()? * if key == "eq_and_gt" { 0.8 } else { 1.2 });
     let noun = x.noun(t);
@@ -417,8 +438,7 @@ fn nulls(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
 fn flag(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     let (t, c) = x.pick_col(|c| c.spec.role == Role::Flag)?;
     let mut vars = base_vars(x, t, c);
-    let words: Vec<&str> = x.t(t).cols[c].spec.name.split('_').filter(|w| *w != "is" && *w != "flag").collect();
-    vars.push(("W", words.join(" ")));
+    vars.push(("W", x.flag_words(t, c)));
     let (tn, cn) = (x.tn(t).to_string(), x.cn(t, c).to_string());
     let dn = x.cn(t, x.disp(t)).to_string();
     Some((vars, if key == "flag_true" {
@@ -440,21 +460,29 @@ fn date(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     let (t, c) = x.pick_col(is_date)?;
     let mut vars = base_vars(x, t, c);
     let v = x.pick_val(t, c)?;
-    let (y, m, d) = ymd(&v)?;
     let (tn, cn) = (x.tn(t).to_string(), x.cn(t, c).to_string());
     let dn = x.cn(t, x.disp(t)).to_string();
+    let (phrase, cond) = period(key, &cn, &v, x.rng)?;
+    vars.push(("T", phrase));
+    Some((vars, format!("SELECT {dn}, {cn} FROM {tn} WHERE {cond}")))
+}
+
+/// A period around the date `v` as people say it and as a condition on column `cn`: `key` is
+/// month, quarter, since, before or year.
+fn period(key: &str, cn: &str, v: &Val, rng: &mut StdRng) -> Option<(String, String)> {
+    let (y, m, d) = ymd(v)?;
     let next = |y: i64, m: u32| if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    let (phrase, cond) = match key {
+    Some(match key {
         "month" => {
             let (ny, nm) = next(y, m);
-            let p = if x.rng.random_bool(0.7) { format!("{} {y}", MONTHS[m as usize - 1]) } else { format!("{y}-{m:02}") };
+            let p = if rng.random_bool(0.7) { format!("{} {y}", MONTHS[m as usize - 1]) } else { format!("{y}-{m:02}") };
             (p, format!("{cn} >= '{y}-{m:02}-01' AND {cn} < '{ny}-{nm:02}-01'"))
         }
         "quarter" => {
             let q = (m - 1) / 3 + 1;
             let (sm, (ey, em)) = ((q - 1) * 3 + 1, next(y, q * 3));
             let ord = ["first", "second", "third", "fourth"][q as usize - 1];
-            let p = match x.rng.random_range(0..3) {
+            let p = match rng.random_range(0..3) {
                 0 => format!("the {ord} quarter of {y}"),
                 1 => format!("Q{q} {y}"),
                 _ => format!("{} to {} {y}", MONTHS[sm as usize - 1], MONTHS[q as usize * 3 - 1]),
@@ -462,7 +490,7 @@ fn date(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
             (p, format!("{cn} >= '{y}-{sm:02}-01' AND {cn} < '{ey}-{em:02}-01'"))
         }
         "since" => {
-            let p = match x.rng.random_range(0..3) {
+            let p = match rng.random_range(0..3) {
                 0 => format!("{y}-{m:02}-{d:02}"),
                 1 => format!("{} {d}, {y}", MONTHS[m as usize - 1]),
                 _ => format!("{d} {} {y}", MONTHS[m as usize - 1]),
@@ -471,20 +499,41 @@ fn date(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
         }
         "before" => {
             let (ny, nm) = next(y, m);
-            let p = if x.rng.random_bool(0.5) { format!("{ny}-{nm:02}-01") } else { format!("{} 1, {ny}", MONTHS[nm as usize - 1]) };
+            let p = if rng.random_bool(0.5) { format!("{ny}-{nm:02}-01") } else { format!("{} 1, {ny}", MONTHS[nm as usize - 1]) };
             (p, format!("{cn} < '{ny}-{nm:02}-01'"))
         }
         _ => (y.to_string(), format!("{cn} >= '{y}-01-01' AND {cn} < '{}-01-01'", y + 1)),
-    };
-    vars.push(("T", phrase));
-    Some((vars, format!("SELECT {dn}, {cn} FROM {tn} WHERE {cond}")))
+    })
 }
 
-fn join(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
+/// A child table joined to its parent over a foreign key, as the join templates write it.
+struct Join {
+    ch: usize,
+    pa: usize,
+    /// Child and parent table names.
+    ctn: String,
+    ptn: String,
+    /// The foreign key column (in the child) and the parent's key.
+    fkn: String,
+    pk: String,
+    /// Display columns of child and parent.
+    cd: String,
+    pd: String,
+    /// How the child and parent are referred to in the query (alias or table name).
+    ca: String,
+    pa_: String,
+    /// `child [AS c] JOIN parent [AS p] ON ...`.
+    from: String,
+    /// {cP}, {cS}, {pP}, {pS}.
+    vars: Vec<(&'static str, String)>,
+}
+
+/// Picks a foreign key and writes its join, aliased half of the time.
+fn pick_join(x: &mut Ctx<'_>) -> Option<Join> {
     let fks = x.fks();
     let &(ch, fk, pa) = fks.choose(x.rng)?;
     let (cnoun, pnoun) = (x.noun(ch), x.noun(pa));
-    let mut vars = vec![("cP", plural(&cnoun)), ("cS", cnoun), ("pP", plural(&pnoun)), ("pS", pnoun)];
+    let vars = vec![("cP", plural(&cnoun)), ("cS", cnoun), ("pP", plural(&pnoun)), ("pS", pnoun)];
     let (ctn, ptn, fkn, pk) = (x.tn(ch).to_string(), x.tn(pa).to_string(), x.cn(ch, fk).to_string(), x.cn(pa, 0).to_string());
     let (cd, pd) = (x.cn(ch, x.disp(ch)).to_string(), x.cn(pa, x.disp(pa)).to_string());
     let aliased = x.rng.random_bool(0.5);
@@ -500,6 +549,11 @@ fn join(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     } else {
         format!("{ctn} JOIN {ptn} ON {ctn}.{fkn} = {ptn}.{pk}")
     };
+    Some(Join { ch, pa, ctn, ptn, fkn, pk, cd, pd, ca, pa_, from, vars })
+}
+
+fn join(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
+    let Join { ch, pa, ctn, ptn, fkn, pk, cd, pd, ca, pa_, from, mut vars } = pick_join(x)?;
     let sql = match key {
         "join_filter" => {
             let c = x.pick_col_in(pa, is_cat)?;
