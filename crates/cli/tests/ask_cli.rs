@@ -176,7 +176,8 @@ fn tiny_model_with_adapter_end_to_end() {
 /// the web UI's sample databases: fixed questions get SQL that parses with free decoding, and
 /// with schema-constrained decoding (the mode the model card recommends) SQL that names only
 /// the schema's tables and columns and runs read-only with a result. (Free decoding may name
-/// an absent column: v5 answers the 'Books' question with a self-join on `product_id`.)
+/// an absent column, as v5 did on the 'Books' question with a self-join on `product_id`; v6
+/// answers it with a valid but wrong `SELECT DISTINCT category FROM products`.)
 #[test]
 fn shipped_adapter_answers_fixed_questions_with_valid_sql() {
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/ui/samples");

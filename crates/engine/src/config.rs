@@ -221,7 +221,7 @@ impl HfConfig {
             return Err(err("hidden_size, num_attention_heads and num_hidden_layers must be > 0".into()));
         }
         let num_kv_heads = self.num_key_value_heads.unwrap_or(self.num_attention_heads);
-        if num_kv_heads == 0 || self.num_attention_heads % num_kv_heads != 0 {
+        if num_kv_heads == 0 || !self.num_attention_heads.is_multiple_of(num_kv_heads) {
             return Err(err(format!(
                 "num_attention_heads ({}) must be a multiple of num_key_value_heads ({num_kv_heads})",
                 self.num_attention_heads
@@ -229,7 +229,7 @@ impl HfConfig {
         }
         let head_dim = match self.head_dim {
             Some(d) => d,
-            None if self.hidden_size % self.num_attention_heads == 0 => {
+            None if self.hidden_size.is_multiple_of(self.num_attention_heads) => {
                 self.hidden_size / self.num_attention_heads
             }
             None => {

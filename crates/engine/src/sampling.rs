@@ -385,7 +385,7 @@ mod tests {
             let mut s = Sampler::new(params.clone());
             (0..50)
                 .map(|_| {
-                    let mut even = |id: u32| id % 2 == 0;
+                    let mut even = |id: u32| id.is_multiple_of(2);
                     s.choose(&logits, &[], 0, Some((&mut even, None))).id
                 })
                 .collect::<Vec<_>>()

@@ -102,9 +102,12 @@ pub struct DynamicConfig {
     pub max_loaded: usize,
 }
 
+/// One adapter being loaded: whoever asks first loads it, the others wait for the same result.
+type Loading = Arc<tokio::sync::OnceCell<Result<Arc<LoraAdapter>, String>>>;
+
 struct DynamicState {
     loaded: Vec<(String, Arc<LoraAdapter>)>,
-    loading: HashMap<String, Arc<tokio::sync::OnceCell<Result<Arc<LoraAdapter>, String>>>>,
+    loading: HashMap<String, Loading>,
 }
 
 /// Resolves `adapter_id`s: the adapters from `LORA_ADAPTERS`, plus dynamically loaded ones.

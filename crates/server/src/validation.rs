@@ -107,7 +107,7 @@ impl Validation {
         match p.temperature {
             Some(t) if t.is_nan() || t < 0.0 => return Err(invalid("`temperature` must be strictly positive")),
             // Ours: exactly 0 means greedy (TGI rejects it; the seed document sends it).
-            Some(t) if t == 0.0 => sampling.do_sample = false,
+            Some(0.0) => sampling.do_sample = false,
             Some(t) => sampling.temperature = t,
             None => {}
         }

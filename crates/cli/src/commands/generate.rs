@@ -72,7 +72,7 @@ pub fn sampling_params(a: &Args) -> Result<SamplingParams> {
     let mut p = SamplingParams { do_sample: a.do_sample, seed: a.seed, ..Default::default() };
     match a.temperature {
         Some(t) if t < 0.0 || !t.is_finite() => bail!("--temperature must be >= 0, got {t}"),
-        Some(t) if t == 0.0 => p.do_sample = false,
+        Some(0.0) => p.do_sample = false,
         Some(t) => p.temperature = t,
         None => {}
     }
@@ -95,7 +95,7 @@ pub fn sampling_params(a: &Args) -> Result<SamplingParams> {
         p.typical_p = Some(v);
     }
     if let Some(v) = a.repetition_penalty {
-        if !(v > 0.0) {
+        if v.is_nan() || v <= 0.0 {
             bail!("--repetition-penalty must be strictly positive, got {v}");
         }
         p.repetition_penalty = v;

@@ -203,7 +203,7 @@ fn native_stream(state: AppState, req: GenerateRequest, default_full_text: bool)
                     let token = end.tokens.last().cloned();
                     let top = end.top_tokens.last().cloned();
                     let text = if full { format!("{inputs}{}", end.generated_text) } else { end.generated_text.clone() };
-                    let d = details.then(|| StreamDetails { finish_reason: end.finish_reason, generated_tokens: end.tokens.len() as u32, seed: end.seed, input_length: end.input_length as u32 });
+                    let d = details.then_some(StreamDetails { finish_reason: end.finish_reason, generated_tokens: end.tokens.len() as u32, seed: end.seed, input_length: end.input_length as u32 });
                     if let Some(token) = token {
                         let ev = StreamResponse { index, token, top_tokens: if top_n { top } else { None }, generated_text: Some(text), details: d };
                         yield Ok(json_event(&ev));

@@ -462,7 +462,7 @@ impl<'a> Parser<'a> {
         // condition sees the tables to its left (and the enclosing queries'), nothing else.
         self.scope().from_done = true;
         if from {
-            self.from_clause()?;
+            self.parse_from_clause()?;
         }
         self.resolve_deferred()?;
         if self.kw("WHERE")? {
@@ -501,7 +501,7 @@ impl<'a> Parser<'a> {
         Ok(Some(bare.unwrap_or_else(|| UNNAMED.to_string())))
     }
 
-    fn from_clause(&mut self) -> R<()> {
+    fn parse_from_clause(&mut self) -> R<()> {
         self.table_or_subquery()?;
         loop {
             if self.punct(",")? {
@@ -895,7 +895,7 @@ impl<'a> Parser<'a> {
         self.scopes.iter().rev().flat_map(|s| s.sources.iter()).collect()
     }
 
-    fn from_done(&self) -> bool {
+    fn scope_has_from(&self) -> bool {
         self.scopes.last().is_some_and(|s| s.from_done)
     }
 
@@ -903,7 +903,7 @@ impl<'a> Parser<'a> {
     fn column_candidates(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let unknown_source = self.visible_sources().iter().any(|s| s.cols.is_none());
-        if !self.from_done() || unknown_source {
+        if !self.scope_has_from() || unknown_source {
             // Before FROM (or over a source of unknown columns) any column of the schema or a CTE.
             out.extend(self.tables.iter().flat_map(|(_, c)| c.iter().cloned()));
             out.extend(self.ctes.iter().flat_map(|s| s.cols.clone().unwrap_or_default()));
@@ -916,7 +916,7 @@ impl<'a> Parser<'a> {
     /// Names a qualifier (`q.column`) may have here.
     fn qualifier_candidates(&self) -> Vec<String> {
         let mut out: Vec<String> = self.visible_sources().iter().map(|s| s.name.clone()).filter(|n| !n.is_empty()).collect();
-        if !self.from_done() {
+        if !self.scope_has_from() {
             out.extend(self.tables.iter().map(|(t, _)| t.clone()));
             out.extend(self.ctes.iter().map(|s| s.name.clone()));
         }
@@ -925,7 +925,7 @@ impl<'a> Parser<'a> {
 
     /// Before FROM, a short unknown qualifier may be an alias FROM will define.
     fn forward_alias_ok(&self, q: &str) -> bool {
-        !self.from_done()
+        !self.scope_has_from()
             && q.len() <= MAX_FORWARD_ALIAS
             && !reserved(q)
             && q.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -959,7 +959,7 @@ impl<'a> Parser<'a> {
             let sources = self.visible_sources();
             let found = sources.iter().find(|s| eq(&s.name, &first)).map(|s| s.cols.clone());
             found.or_else(|| {
-                if self.from_done() {
+                if self.scope_has_from() {
                     return None;
                 }
                 self.ctes
@@ -977,7 +977,7 @@ impl<'a> Parser<'a> {
         self.i += 1;
         if qualifier_cols.is_some() && tight && self.punct(".")? {
             let cols = qualifier_cols.unwrap_or_default();
-            let early = !self.from_done();
+            let early = !self.scope_has_from();
             if self.punct("*")? {
                 if !self.star_ok {
                     return Err(Stop::Dead);
@@ -996,7 +996,7 @@ impl<'a> Parser<'a> {
         }
         if is_column {
             // A double-quoted name that resolves to nothing is a string in SQLite: not deferred.
-            if !self.from_done() && !quoted {
+            if !self.scope_has_from() && !quoted {
                 self.scope().deferred.push((None, first.clone()));
             }
             Ok(Some(first))
