@@ -65,7 +65,7 @@ ship() { # run-name adapter-id: copy a finished run into models/adapters/<adapte
 }
 
 mkdir -p outputs
-. scripts/corpora.sh # v1_domains, held_out
+. scripts/corpora.sh # v1_domains, v2_domains, held_out
 "$bin" data synth --n_train 10000 --n_val 400 --seed 42 --domains $v1_domains --templates v1 --out_dir data/synth-10k
 # Stage 1: fresh LoRA, 250 steps at lr 8e-4. Stage 2: warm-started from stage 1 (a second
 # warmup + cosine cycle), 270 steps at lr 4e-4 with another data order (--seed 43).

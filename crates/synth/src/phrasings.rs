@@ -8,8 +8,8 @@ pub type Phrasing = (&'static str, &'static str, &'static [&'static str]);
 /// Which templates a corpus is drawn from (`data synth --templates`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TemplateSet {
-    /// The first set, [`PHRASINGS`]: what text2sql-qlora v1 to v6 were trained on; keeps their
-    /// corpora byte-identical.
+    /// The first set, [`PHRASINGS`]: what text2sql-qlora's training stages 1 to 5 drew from;
+    /// keeps their corpora byte-identical.
     V1,
     /// The first set plus [`PHRASINGS_V2`], compound questions.
     #[default]

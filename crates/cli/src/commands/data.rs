@@ -43,9 +43,9 @@ struct SynthArgs {
     #[arg(long, value_delimiter = ',')]
     domains: Vec<String>,
     /// Template set: `v2` (default) adds compound questions (a flag or a date with a numeric
-    /// filter, totals over a period, parents ranked by a total, per-group counts in a period,
-    /// groups sorted by their aggregate) to `v1`, the set text2sql-qlora v1 to v6 were trained on
-    /// (which keeps their corpora byte-identical).
+    /// filter, totals over a period, parents ranked by a total, per-parent counts in a period,
+    /// groups sorted by their aggregate) to `v1`, the set of text2sql-qlora's training stages 1
+    /// to 5 (`v1` keeps their corpora byte-identical).
     #[arg(long, default_value = "v2")]
     templates: text2sql_synth::TemplateSet,
     /// `sql`: schema + question → SQL (text2sql-qlora); `explain`: SQL → one-sentence

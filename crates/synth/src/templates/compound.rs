@@ -6,7 +6,7 @@
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
-use super::{base_vars, is_additive, is_cat, is_date, is_num, nice, period, pick_join, ymd, Built, Ctx, Join};
+use super::{base_vars, is_additive, is_cat, is_date, is_num, is_summable, nice, period, pick_join, ymd, Built, Ctx, Join};
 use crate::catalog::Role;
 use crate::instance::{fmt_num, Val};
 
@@ -35,8 +35,9 @@ pub(super) fn mixed_filter(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
             vars.push(("T", format!("before {}", y + 1)));
             format!("{an} < '{}-01-01'", y + 1)
         } else {
-            vars.push(("T", format!("in {y}")));
-            format!("{an} >= '{y}-01-01' AND {an} < '{}-01-01'", y + 1)
+            let (year, cond) = period("year", &an, &row[a], x.rng)?;
+            vars.push(("T", format!("in {year}")));
+            cond
         }
     };
     Some((vars, format!("SELECT {dn} FROM {tn} WHERE {first} AND {nn} > {}", fmt_num(thr))))
@@ -97,7 +98,7 @@ pub(super) fn group_sorted(key: &str, x: &mut Ctx<'_>) -> Option<Built> {
     if key == "group_count_sorted" {
         return Some((vars, format!("SELECT {cn}, COUNT(*) FROM {tn} GROUP BY {cn} ORDER BY COUNT(*) DESC")));
     }
-    let n = x.pick_col_in(t, if key == "group_sum_top" { is_additive } else { super::is_summable })?;
+    let n = x.pick_col_in(t, if key == "group_sum_top" { is_additive } else { is_summable })?;
     vars.push(("N", x.label(t, n)));
     let nn = x.cn(t, n).to_string();
     Some((vars, if key == "group_avg_sorted" {

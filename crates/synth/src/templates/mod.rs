@@ -225,6 +225,7 @@ fn shown(v: &Val) -> String {
 /// Instantiates phrasing key `key` on schema `s` with rows `inst`; None when the schema has
 /// no columns the template needs.
 pub fn instantiate(key: &'static str, s: &VSchema, inst: &Instance, rng: &mut StdRng) -> Option<Gen> {
+    // The last set holds every key.
     let (_, kind, phr) = TemplateSet::V2.phrasings().find(|p| p.0 == key)?;
     let mut x = Ctx { s, inst, rng };
     let (vars, sql) = build(key, &mut x)?;
